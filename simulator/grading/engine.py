@@ -1,0 +1,188 @@
+"""Grading a call: live, one reply at a time (LiveGrader), or a whole transcript at once (grade).
+
+grade() is LiveGrader fed every turn, so a live call and the same call graded afterwards give the
+same report. Per-reply cost stays flat: each turn is normalized once, scope state is kept per call,
+and end-of-call operators run only in report(final=True).
+"""
+
+from __future__ import annotations
+
+from ..errors import TranscriptError
+from ..transcript import Transcript, Turn, from_dict
+from .matcher import Hit
+from .scoring import score_findings
+
+NO_COMPANY = "（公司名称）"
+
+
+class CallContext:
+    """What operators see: the turns so far, their normalized text, cached matches, finding factory."""
+
+    def __init__(self, company=None, channel="phone", excerpt=False):
+        self.company, self.channel, self.excerpt = company, channel, excerpt
+        self.turns: list[Turn] = []
+        self._norms: list = []
+        self._prev_agent: list = []       # turn index -> index of the agent turn before it, or None
+        self.agent_idx: list[int] = []
+        self._cache: dict = {}
+        self._texts: dict = {}            # rule id -> (message, suggestion) with {company} filled
+
+    def append(self, turn: Turn) -> int:
+        from .text import Norm
+        i = len(self.turns)
+        self._prev_agent.append(self.agent_idx[-1] if self.agent_idx else None)
+        self.turns.append(turn)
+        self._norms.append(Norm(turn.text))
+        if turn.role == "agent":
+            self.agent_idx.append(i)
+        return i
+
+    def norm(self, i):
+        return self._norms[i]
+
+    def prev_agent(self, i):
+        return self._prev_agent[i]
+
+    def hits(self, matcher, i) -> list[Hit]:
+        key = (id(matcher), i)
+        got = self._cache.get(key)
+        if got is None:
+            got = self._cache[key] = matcher.find(self._norms[i], self.company)
+        return got
+
+    def finding(self, rule, i, verdict, hit=None, span=None, evidence=None, note=None) -> dict:
+        """A finding dict as in DESIGN.md, quoting the original text of turn ``i``."""
+        text = self.turns[i].text
+        if hit is not None:
+            span = (hit.start, hit.end)
+        if span is not None:
+            evidence = text[span[0]:span[1]]
+        elif evidence is None:
+            span, evidence = (0, len(text)), text
+        texts = self._texts.get(rule.id)
+        if texts is None:
+            name = self.company or NO_COMPANY
+            texts = self._texts[rule.id] = (rule.message.replace("{company}", name),
+                                            rule.suggestion.replace("{company}", name))
+        return {"turn": i, "rule": rule.id, "verdict": verdict, "severity": rule.severity,
+                "dimension": rule.dimension, "evidence": evidence,
+                "span": list(span) if span is not None else None,
+                "message": texts[0] + (note or ""), "suggestion": texts[1],
+                "source": {"seed": rule.source["seed"], "clause": rule.source["clause"]},
+                "tags": list(rule.tags)}
+
+
+def _applies(rule, channel, scenarios, excerpt) -> bool:
+    if channel not in rule.channels or (excerpt and rule.whole_call):
+        return False
+    return not scenarios or "all" in rule.scenarios or any(s in rule.scenarios for s in scenarios)
+
+
+class LiveGrader:
+    """Grade a call as it happens: add_turn() after each turn, report() at any time."""
+
+    def __init__(self, book, channel="phone", company=None, scenarios=(), excerpt=False):
+        self.book = book
+        self.ctx = CallContext(company, channel, excerpt)
+        rules = [r for r in book.rules if _applies(r, channel, tuple(scenarios), excerpt)]
+        self._live = [r for r in rules if r.phase == "live" and r.turn == "any"]
+        self._first = [r for r in rules if r.phase == "live" and r.turn == "first"]
+        self._final = [r for r in rules if r.phase == "final"]
+        # call_has watches caller turns, unless_call_has every turn: matcher id -> first turn that matched
+        self._watch = {id(r.when[k]): (r.when[k], k == "call_has") for r in rules
+                       for k in ("call_has", "unless_call_has") if k in r.when}
+        self._seen_at: dict = {}
+        self._findings: list[dict] = []
+
+    @property
+    def turns(self) -> list[Turn]:
+        return self.ctx.turns
+
+    def add_turn(self, turn) -> list[dict]:
+        """Append one turn (Turn or {role, text, at}); return the findings it produced."""
+        turn = _as_turn(turn, len(self.ctx.turns))
+        ctx = self.ctx
+        i = ctx.append(turn)
+        for key, (m, callers_only) in self._watch.items():
+            if key not in self._seen_at and (turn.role == "caller" or not callers_only) and ctx.hits(m, i):
+                self._seen_at[key] = i
+        if turn.role == "caller":
+            return []
+        rules = self._first + self._live if len(ctx.agent_idx) == 1 else self._live
+        out = []
+        for r in rules:
+            if self._in_scope(r, i):
+                out.extend(r.op.fn([i], r, ctx))
+        self._findings.extend(out)
+        return out
+
+    def _in_scope(self, rule, i, final=False) -> bool:
+        ctx, when = self.ctx, rule.when
+        if not when:
+            return True
+        prev = ctx.turns[i - 1] if i > 0 else None
+        after_caller = prev is not None and prev.role == "caller"
+        if "after_caller" in when and not (after_caller and ctx.hits(when["after_caller"], i - 1)):
+            return False
+        if "unless_after_caller" in when and after_caller and ctx.hits(when["unless_after_caller"], i - 1):
+            return False
+        if "after_agent" in when:
+            j = ctx.prev_agent(i)
+            if j is None or not ctx.hits(when["after_agent"], j):
+                return False
+        if "call_has" in when:
+            at = self._seen_at.get(id(when["call_has"]))
+            if at is None or (not final and at > i):
+                return False
+        if "unless_call_has" in when:
+            at = self._seen_at.get(id(when["unless_call_has"]))
+            if at is not None and (final or at <= i):
+                return False
+        return True
+
+    def _final_findings(self) -> list[dict]:
+        ctx, out = self.ctx, []
+        agents = ctx.agent_idx
+        for r in self._final:
+            if r.turn == "last":
+                scope = agents[-1:]
+            elif r.turn == "first":
+                scope = agents[:1]
+            else:
+                scope = agents
+            scope = [i for i in scope if self._in_scope(r, i, final=True)]
+            out.extend(r.op.fn(scope, r, ctx))
+        return out
+
+    def findings(self, final=True) -> list[dict]:
+        """All findings so far, ordered by turn (then by rule order in the phrasebook)."""
+        found = self._findings + (self._final_findings() if final else [])
+        order = {r.id: r.order for r in self.book.rules}
+        return sorted(found, key=lambda f: (f["turn"] is None, f["turn"] or 0, order.get(f["rule"], 0)))
+
+    def report(self, final=True) -> dict:
+        """The DESIGN.md report; final=False leaves out the end-of-call rules."""
+        findings = self.findings(final)
+        rep = score_findings(findings, self.book)
+        return {"score": rep["score"], "passed": rep["passed"], "auto_fail": rep["auto_fail"],
+                "phrasebook": {"name": self.book.name, "version": self.book.version},
+                "dimensions": rep["dimensions"], "findings": findings}
+
+
+def _as_turn(turn, index) -> Turn:
+    if isinstance(turn, Turn):
+        return turn
+    if isinstance(turn, dict):
+        return from_dict({"turns": [turn]}).turns[0]
+    raise TranscriptError(f"turn {index} must be a Turn or an object with \"role\" and \"text\"")
+
+
+def grade(transcript, book) -> dict:
+    """Grade a whole call (a Transcript or a transcript dict) and return the DESIGN.md report."""
+    if not isinstance(transcript, Transcript):
+        transcript = from_dict(transcript)
+    live = LiveGrader(book, channel=transcript.channel, company=transcript.company,
+                      scenarios=transcript.scenarios, excerpt=transcript.excerpt)
+    for t in transcript.turns:
+        live.add_turn(t)
+    return live.report(final=True)

@@ -1,0 +1,134 @@
+"""Compiled alternatives of a rule (regexes, literal phrases, fuzzy phrases) with negation filters.
+
+All alternatives of one matcher run as a single combined regex per turn (speed), and every hit is
+reported in original-text coordinates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from .text import Norm, company_regex, fold, fold_pattern, strip_punct
+
+COMPANY = "{company}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int  # original-text offsets, [start, end)
+    end: int
+    alt: int    # index of the alternative that matched
+
+
+def phrase_regex(phrase: str, bare: bool = False) -> str:
+    """A literal phrase as a regex on normalized text ({company} stays a placeholder)."""
+    parts = phrase.split(COMPANY)
+    norm = [fold(p) for p in parts]
+    if bare:
+        norm = [strip_punct(p) for p in norm]
+    return COMPANY.join(re.escape(p) for p in norm)
+
+
+def pattern_regex(pattern: str) -> str:
+    return fold_pattern(pattern)
+
+
+def check_regex(rx: str) -> None:
+    """Raise re.error if the (placeholder-filled) regex does not compile."""
+    for company in ("星海宽带", None):
+        re.compile(rx.replace(COMPANY, company_regex(company)))
+
+
+class Matcher:
+    """Alternatives + filters (``unless``, ``unless_in_clause``, ``negated_by``) for one rule key."""
+
+    def __init__(self, patterns=(), phrases=(), similar=(), threshold=0.85, ignore_punct=False,
+                 unless=None, unless_in_clause=None, negated_by=(), negation_window=2):
+        self.sources = list(patterns) + list(phrases)        # alternative index -> what the author wrote
+        self._rx = [pattern_regex(p) for p in patterns] + [phrase_regex(p) for p in phrases]
+        self._rx_bare = [pattern_regex(p) for p in patterns] + [phrase_regex(p, bare=True) for p in phrases]
+        self.similar = [strip_punct(fold(s)) for s in similar]
+        self.sources += list(similar)
+        self.threshold = threshold * 100
+        self.ignore_punct = ignore_punct
+        self.unless = unless
+        self.unless_in_clause = unless_in_clause
+        self.negators = [fold(n) for n in negated_by]
+        self.window = negation_window
+        self._compiled: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def _regexes(self, company):
+        got = self._compiled.get(company)
+        if got is None:
+            comp = company_regex(company)
+
+            def combine(rxs):
+                alts = [f"(?P<a{k}>{rx.replace(COMPANY, comp)})" for k, rx in enumerate(rxs) if rx]
+                return re.compile("|".join(alts), re.IGNORECASE) if alts else None
+
+            got = (combine(self._rx), combine(self._rx_bare) if self.ignore_punct else None)
+            self._compiled[company] = got
+        return got
+
+    def raw(self, norm: Norm, company: str | None = None) -> list[Hit]:
+        """All hits before filtering, ordered by position."""
+        rx, rx_bare = self._regexes(company)
+        hits = []
+        for view, r in ((norm.full, rx), (norm.bare, rx_bare)):
+            if r is None:
+                continue
+            for m in r.finditer(view.text):
+                if m.end() > m.start():
+                    s, e = view.span(m.start(), m.end())
+                    hits.append(Hit(s, e, int(m.lastgroup[1:])))
+        if self.similar:
+            base = len(self._rx)
+            bare = norm.bare
+            for k, phrase in enumerate(self.similar):
+                if not bare.text:
+                    break
+                al = fuzz.partial_ratio_alignment(phrase, bare.text, score_cutoff=self.threshold)
+                if al is not None and al.dest_end > al.dest_start:
+                    s, e = bare.span(al.dest_start, al.dest_end)
+                    hits.append(Hit(s, e, base + k))
+        if len(hits) > 1:
+            hits = sorted(set(hits), key=lambda h: (h.start, -h.end, h.alt))
+        return hits
+
+    def find(self, norm: Norm, company: str | None = None) -> list[Hit]:
+        """Hits that survive the negation filters."""
+        hits = self.raw(norm, company)
+        if not hits:
+            return hits
+        if self.unless is not None:
+            blockers = self.unless.raw(norm, company)
+            if blockers:
+                hits = [h for h in hits if not any(_touches(norm.original, h, u) for u in blockers)]
+        if self.unless_in_clause is not None and hits:
+            blockers = self.unless_in_clause.raw(norm, company)
+            if blockers:
+                hits = [h for h in hits if not any(
+                    _touches(norm.original, h, u) or norm.clause(u.start) == norm.clause(h.start)
+                    for u in blockers)]
+        if self.negators and hits:
+            hits = [h for h in hits if not self._negated(norm, h)]
+        return hits
+
+    def _negated(self, norm: Norm, h: Hit) -> bool:
+        before = fold(norm.original[norm.clause_start(h.start):h.start])[-self.window:]
+        return any(n in before for n in self.negators)
+
+
+def _touches(original: str, h: Hit, u: Hit) -> bool:
+    """Overlapping, or adjacent with nothing but whitespace between."""
+    if u.start < h.end and u.end > h.start:
+        return True
+    if u.end <= h.start:
+        return not original[u.end:h.start].strip()
+    return not original[h.end:u.start].strip()

@@ -1,0 +1,228 @@
+"""The operators a rule's ``check.op`` names (see OPERATORS.md). Pure functions over the call.
+
+Each operator is ``fn(turns, rule, ctx) -> Iterable[finding]``: ``turns`` are the in-scope agent
+turn indices to judge now (one turn when live, all of them at the end of the call for "final" ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .text import strip_punct
+
+FILTER_KEYS = frozenset({"unless", "unless_in_clause", "negated_by", "negation_window", "ignore_punct"})
+MATCH_KEYS = frozenset({"phrases", "patterns", "similar", "threshold"}) | FILTER_KEYS
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    fn: Callable
+    keys: frozenset           # allowed keys of check (besides op)
+    phase: str                # "live": judged per reply; "final": at the end of the call
+    prepare: Callable         # (check mapping, compiler) -> dict of compiled parts
+    whole_call: Callable      # check -> True if the rule cannot be judged on an excerpt
+
+
+OPERATORS: dict[str, OpSpec] = {}
+
+
+def operator(name, *, keys, prepare, phase="live", whole_call=lambda check: False):
+    """Register an operator under ``name`` for the phrasebook's ``check.op``."""
+    def deco(fn):
+        OPERATORS[name] = OpSpec(name, fn, frozenset(keys), phase, prepare, whole_call)
+        return fn
+    return deco
+
+
+def _main_matcher(check, c):
+    c.need_one(check, ("phrases", "patterns", "similar"))
+    return {"m": c.matcher(check)}
+
+
+# ---- forbidden ------------------------------------------------------------------------------
+
+@operator("forbidden", keys=MATCH_KEYS, prepare=_main_matcher)
+def forbidden(turns, rule, ctx):
+    m = rule.compiled["m"]
+    for i in turns:
+        hits = ctx.hits(m, i)
+        if hits:
+            yield ctx.finding(rule, i, "violation", hits[0])
+
+
+# ---- required -------------------------------------------------------------------------------
+
+def _prep_required(check, c):
+    if "all" in check:
+        if any(k in check for k in ("any", "phrases", "similar", "at_least")):
+            c.fail(check, "all", "\"all\" cannot be combined with any/phrases/similar/at_least")
+        groups = c.groups(check, "all")
+        return {"groups": [c.matcher(check, patterns=g, alt_keys=False) for g in groups]}
+    c.need_one(check, ("any", "phrases", "similar"))
+    m = c.matcher(check, patterns=c.regex_list(check, "any"))
+    at_least = c.integer(check, "at_least", 1, minimum=1)
+    if at_least > len(m):
+        c.fail(check, "at_least", f"at_least is {at_least} but there are only {len(m)} alternatives")
+    return {"m": m, "at_least": at_least}
+
+
+@operator("required", keys=MATCH_KEYS | {"any", "all", "at_least"}, prepare=_prep_required)
+def required(turns, rule, ctx):
+    comp = rule.compiled
+    for i in turns:
+        if "groups" in comp:
+            firsts = []
+            for g in comp["groups"]:
+                hits = ctx.hits(g, i)
+                if not hits:
+                    break
+                firsts.append(hits[0])
+            else:
+                yield ctx.finding(rule, i, "ok", span=(min(h.start for h in firsts), max(h.end for h in firsts)))
+                continue
+            yield ctx.finding(rule, i, "missing")
+            continue
+        hits, seen, need = ctx.hits(comp["m"], i), [], comp["at_least"]
+        for h in hits:
+            if h.alt not in {x.alt for x in seen}:
+                seen.append(h)
+        if len(seen) >= need:
+            got = seen[:need]
+            yield ctx.finding(rule, i, "ok", span=(min(h.start for h in got), max(h.end for h in got)))
+        else:
+            yield ctx.finding(rule, i, "missing")
+
+
+# ---- count ----------------------------------------------------------------------------------
+
+def _prep_count(check, c):
+    c.need_one(check, ("min", "max", "max_ratio"))
+    out = _main_matcher(check, c)
+    out.update(min=c.integer(check, "min", None, minimum=0), max=c.integer(check, "max", None, minimum=0),
+               max_ratio=c.number(check, "max_ratio", None, 0, 1),
+               min_turns=c.integer(check, "min_turns", 4, minimum=1))
+    return out
+
+
+@operator("count", keys=MATCH_KEYS | {"min", "max", "max_ratio", "min_turns"}, prepare=_prep_count,
+          phase="final", whole_call=lambda check: check.get("min") is not None)
+def count(turns, rule, ctx):
+    comp = rule.compiled
+    per_turn = [(i, ctx.hits(comp["m"], i)) for i in turns]
+    flat = [(i, h) for i, hits in per_turn for h in hits]
+    total = len(flat)
+    lo, hi, ratio = comp["min"], comp["max"], comp["max_ratio"]
+    if lo is not None and turns:
+        if total < lo:
+            yield ctx.finding(rule, turns[-1], "missing", note=f"（全程 {total} 次，至少 {lo} 次）")
+        elif lo > 0:
+            i, h = flat[lo - 1]
+            yield ctx.finding(rule, i, "ok", h, note=f"（全程 {total} 次）")
+    if hi is not None and total > hi:
+        i, h = flat[hi]
+        yield ctx.finding(rule, i, "violation", h, note=f"（全程 {total} 次，至多 {hi} 次）")
+    if ratio is not None and len(turns) >= comp["min_turns"]:
+        with_hit = [(i, hits) for i, hits in per_turn if hits]
+        if len(with_hit) / len(turns) > ratio:
+            i, hits = with_hit[-1]
+            yield ctx.finding(rule, i, "violation", hits[0],
+                              note=f"（{len(turns)} 句中有 {len(with_hit)} 句）")
+
+
+# ---- response_time --------------------------------------------------------------------------
+
+def _prep_time(check, c):
+    return {"seconds": c.number(check, "seconds", None, 0, 3600, required=True)}
+
+
+@operator("response_time", keys={"seconds"}, prepare=_prep_time)
+def response_time(turns, rule, ctx):
+    limit = rule.compiled["seconds"]
+    for i in turns:
+        if i == 0:
+            continue
+        prev, cur = ctx.turns[i - 1], ctx.turns[i]
+        if prev.role != "caller" or prev.at is None or cur.at is None:
+            continue
+        gap = cur.at - prev.at
+        if gap > limit:
+            yield ctx.finding(rule, i, "violation", evidence=f"用时 {gap:.1f} 秒")
+
+
+# ---- sequence -------------------------------------------------------------------------------
+
+def _prep_sequence(check, c):
+    first = c.matcher(check, patterns=c.regex_list(check, "first", required=True), alt_keys=False)
+    then = c.matcher(check, patterns=c.regex_list(check, "then", required=True), alt_keys=False)
+    return {"first": first, "then": then, "window": c.integer(check, "window", None, minimum=0)}
+
+
+@operator("sequence", keys=FILTER_KEYS | {"first", "then", "window"}, prepare=_prep_sequence)
+def sequence(turns, rule, ctx):
+    comp = rule.compiled
+    for i in turns:
+        then = ctx.hits(comp["then"], i)
+        if not then:
+            continue
+        before = [h for h in ctx.hits(comp["first"], i) if h.start < then[0].start]
+        if before:
+            yield ctx.finding(rule, i, "ok", before[0])
+            continue
+        j, back, found = ctx.prev_agent(i), 0, None
+        while j is not None and (comp["window"] is None or back < comp["window"]):
+            hits = ctx.hits(comp["first"], j)
+            if hits:
+                found = (j, hits[-1])
+                break
+            j, back = ctx.prev_agent(j), back + 1
+        if found:
+            yield ctx.finding(rule, found[0], "ok", found[1])
+        else:
+            yield ctx.finding(rule, i, "missing", then[0])
+
+
+# ---- terse ----------------------------------------------------------------------------------
+
+def _prep_terse(check, c):
+    pats = c.regex_list(check, "patterns")
+    return {"q": c.matcher({}, patterns=pats, alt_keys=False) if pats else None,
+            "max_chars": c.integer(check, "max_chars", 6, minimum=1),
+            "min_count": c.integer(check, "min_count", 3, minimum=1)}
+
+
+def _is_question(ctx, j, q) -> bool:
+    if q is not None:
+        return bool(ctx.hits(q, j))
+    text = ctx.norm(j).full.text.rstrip(".。!~")
+    return text.endswith("?") or strip_punct(text).endswith(("吗", "呢", "么"))
+
+
+@operator("terse", keys={"max_chars", "min_count", "patterns"}, prepare=_prep_terse, phase="final")
+def terse(turns, rule, ctx):
+    comp, n = rule.compiled, 0
+    for i in turns:
+        if i == 0 or ctx.turns[i - 1].role != "caller" or not _is_question(ctx, i - 1, comp["q"]):
+            continue
+        if len(ctx.norm(i).bare.text) < comp["max_chars"]:
+            n += 1
+            if n == comp["min_count"]:
+                yield ctx.finding(rule, i, "violation", note=f"（已有 {n} 次问一句答一句）")
+
+
+# ---- excessive ------------------------------------------------------------------------------
+
+def _prep_excessive(check, c):
+    out = _main_matcher(check, c)
+    out["max"] = c.integer(check, "max", 2, minimum=0)
+    return out
+
+
+@operator("excessive", keys=MATCH_KEYS | {"max"}, prepare=_prep_excessive, phase="final")
+def excessive(turns, rule, ctx):
+    comp = rule.compiled
+    flat = [(i, h) for i in turns for h in ctx.hits(comp["m"], i)]
+    if len(flat) > comp["max"]:
+        i, h = flat[comp["max"]]
+        yield ctx.finding(rule, i, "violation", h, note=f"（全程 {len(flat)} 次，至多 {comp['max']} 次）")
