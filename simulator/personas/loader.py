@@ -1,0 +1,319 @@
+"""Read persona YAML safely and report every problem with its file and line.
+
+Trainers write these files by hand and upload them through the web app, so parsing is defensive
+(size, tags, anchors, nesting) and each error names the line: ``angry.yaml:14: mood.triggers[2].rule: …``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import PeilianError, PersonaError
+from .schema import Persona
+
+MAX_BYTES = 64 * 1024
+MAX_DEPTH = 12
+REPO_PERSONAS = Path(__file__).resolve().parents[2] / "personas"
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# The stable rule ids and tags of docs/INTERNALS.md: used when the phrasebook cannot be loaded.
+STABLE_RULES = ("opening.greeting", "surname.ask", "surname.use", "closing.ask-more", "closing.thanks-goodbye",
+                "angry.soothe", "hold.thanks-after", "response.3s", "silent.procedure",
+                "dialect.request-mandarin", "wrong-number.standard", "nuisance.hotline-sentence",
+                "price.no-quote", "confidential.no-contact", "apology.standard")
+STABLE_TAGS = ("rude", "soothing", "closing", "opening", "hold", "confidential", "price", "line-problem", "slow")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: ``on:``/``no``/``yes`` stay strings (``on`` is a trigger key)."""
+
+
+_Loader.yaml_implicit_resolvers = {k: [(t, r) for t, r in v if t != "tag:yaml.org,2002:bool"]
+                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _first in "tTfF":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(
+        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")))
+
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+
+
+def _line(mark) -> int:
+    return mark.line + 1
+
+
+def _compose(text: str, source: str):
+    """Parse YAML into a node tree, refusing tags, anchors, aliases, duplicate keys and deep nesting."""
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise PersonaError(f"{source}: persona file is too large (the limit is {MAX_BYTES // 1024} KB)")
+    loader = _Loader(text)
+    try:
+        depth = 0
+        for ev in iter(loader.peek_event, None):
+            if isinstance(ev, yaml.StreamEndEvent):
+                break
+            if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
+                raise PersonaError(f"{source}:{_line(ev.start_mark)}: anchors and aliases (& and *) are not allowed")
+            tag = getattr(ev, "tag", None)
+            if tag and tag not in _PLAIN_TAGS and tag != "!":
+                raise PersonaError(f"{source}:{_line(ev.start_mark)}: YAML tags such as {tag} are not allowed")
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise PersonaError(f"{source}:{_line(ev.start_mark)}: nested too deeply (the limit is {MAX_DEPTH})")
+            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            loader.get_event()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f":{_line(mark)}" if mark else ""
+        raise PersonaError(f"{source}{where}: invalid YAML: {e.problem or e.context}") from None
+    finally:
+        loader.dispose()
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise PersonaError(f"{source}: the file is empty")
+        _check_keys(node, source)
+        return node, loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise PersonaError(f"{source}:{_line(mark) if mark else '?'}: invalid YAML: {e.problem or e.context}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_keys(node, source):
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                raise PersonaError(f"{source}:{_line(k.start_mark)}: keys must be plain words")
+            if k.value in seen:
+                raise PersonaError(f"{source}:{_line(k.start_mark)}: duplicate key '{k.value}'")
+            seen.add(k.value)
+            _check_keys(v, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_keys(item, source)
+
+
+def _node_at(root, loc):
+    """Follow a pydantic error location through the YAML nodes; return (node to point at, path parts)."""
+    node, at, parts, key_node = root, root, [], None
+    for part in loc:
+        if part == "[key]":
+            at = key_node or at
+            continue
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match:
+                key_node, node = match
+                at = key_node
+                parts.append(part)
+                continue
+            if any(k.value == "on" and v.value == part for k, v in node.value):
+                continue  # the union tag of a trigger (its ``on``), not a key
+            parts.append(part)  # a missing key: point at the mapping that lacks it
+            break
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = at = node.value[part]
+            parts.append(part)
+        elif isinstance(part, str):
+            continue  # a union branch name such as "list[str]", not a YAML key
+        else:
+            parts.append(part)
+            break
+    return at, parts
+
+
+def _path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top)"
+
+
+def _message(err: dict) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "missing required key"
+    msg = err["msg"]
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+
+
+def _format(source, root, loc, msg) -> tuple[int, str]:
+    node, parts = _node_at(root, loc)
+    line = _line(node.start_mark)
+    return line, f"{source}:{line}: {_path(parts)}: {msg}"
+
+
+@functools.lru_cache(maxsize=1)
+def _references():
+    """(rule ids, tags, scenarios) from the phrasebook; the stable lists when it cannot be loaded."""
+    try:
+        from ..grading import load_phrasebook
+        book = load_phrasebook()
+        rules = book.rules.values() if isinstance(book.rules, dict) else book.rules
+        tags = set()
+        for r in rules:
+            tags.update((r.get("tags") if isinstance(r, dict) else getattr(r, "tags", None)) or ())
+        # the stable ids and tags are a contract (docs/INTERNALS.md): accept them even before the book has them
+        return set(book.rule_ids()) | set(STABLE_RULES), tags | set(STABLE_TAGS), set(book.scenarios) or None
+    except (ImportError, PeilianError, AttributeError, TypeError):
+        return set(STABLE_RULES), set(STABLE_TAGS), None
+
+
+def _ref_matches(ref: str, rule_ids, tags) -> bool:
+    return ref in tags or any(fnmatch.fnmatchcase(r, ref) for r in rule_ids)
+
+
+def _semantic_errors(p: Persona) -> list[tuple[tuple, str]]:
+    """Cross-field checks pydantic cannot do alone: references to the phrasebook and to facts."""
+    rule_ids, tags, scenarios = _references()
+    errs = []
+    if scenarios is not None:
+        for i, s in enumerate(p.scenarios):
+            if s not in scenarios:
+                errs.append((("scenarios", i), f"unknown scenario '{s}' (phrasebook scenarios: {', '.join(sorted(scenarios))})"))
+    for i, t in enumerate(p.mood.triggers):
+        if t.on == "finding":
+            if t.rule is not None and not any(fnmatch.fnmatchcase(r, t.rule) for r in rule_ids):
+                errs.append((("mood", "triggers", i, "rule"), f"unknown rule '{t.rule}' (no such phrasebook rule)"))
+            if t.tag is not None and t.tag not in tags:
+                errs.append((("mood", "triggers", i, "tag"), f"unknown tag '{t.tag}' (no phrasebook rule has it)"))
+    sw = p.end.satisfied_when
+    for i, ref in enumerate(sw.findings):
+        if not _ref_matches(ref, rule_ids, tags):
+            errs.append((("end", "satisfied_when", "findings", i), f"unknown rule or tag '{ref}' (no such phrasebook rule)"))
+    if isinstance(sw.facts, list):
+        for i, k in enumerate(sw.facts):
+            if k not in p.facts:
+                errs.append((("end", "satisfied_when", "facts", i), f"unknown fact '{k}' (not under facts)"))
+    known = {"surname", "address_as", "company", *p.facts}
+    for kind, ml in p.lines.items():
+        for band in ("calm", "annoyed", "angry", "any"):
+            for i, line in enumerate(getattr(ml, band)):
+                for name in PLACEHOLDER.findall(line):
+                    if name not in known and not (name == "value" and kind == "answer"):
+                        errs.append((("lines", kind, band, i), f"unknown placeholder {{{name}}}"))
+    for key, fact in p.facts.items():
+        for name in PLACEHOLDER.findall(fact.say or ""):
+            if name not in known | {"value"}:
+                errs.append((("facts", key, "say"), f"unknown placeholder {{{name}}}"))
+    if p.end.hangup_when_mood_above is not None and p.mood.hangup_above is not None \
+            and p.end.hangup_when_mood_above != p.mood.hangup_above:
+        errs.append((("end", "hangup_when_mood_above"), "differs from mood.hangup_above; set the threshold once"))
+    th = p.hangup_threshold
+    if th is not None and p.mood.start >= th:
+        errs.append((("mood", "start"), f"must be below the hang-up threshold {th}, or the caller hangs up at once"))
+    if p.speech.line != "silent" and "open" not in p.lines:
+        errs.append((("lines",), "missing 'open' lines (the caller's first line)"))
+    return errs
+
+
+def _validate(node, data, source) -> tuple[Persona | None, list[str]]:
+    if not isinstance(data, dict):
+        return None, [f"{source}:{_line(node.start_mark)}: a persona must be a mapping of keys (id, title, …)"]
+    try:
+        persona = Persona.model_validate(data)
+    except ValidationError as e:
+        errs = {_format(source, node, err["loc"], _message(err)) for err in e.errors()}
+        return None, [text for _, text in sorted(errs)]
+    return persona, [text for _, text in sorted(_format(source, node, loc, msg)
+                                                for loc, msg in _semantic_errors(persona))]
+
+
+def _errors_of(text: str, source: str) -> tuple[Persona | None, list[str]]:
+    try:
+        node, data = _compose(text, source)
+    except PersonaError as e:
+        return None, [str(e)]
+    return _validate(node, data, source)
+
+
+def parse_persona_text(text: str | bytes, source: str = "<upload>") -> Persona:
+    """Parse and validate persona YAML text (web upload, trainer editor); raise PersonaError."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            raise PersonaError(f"{source}: persona file is too large (the limit is {MAX_BYTES // 1024} KB)")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise PersonaError(f"{source}: not UTF-8 text (byte {e.start})") from None
+    persona, errs = _errors_of(text, source)
+    if errs:
+        more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
+        raise PersonaError(errs[0] + more)
+    return persona
+
+
+def load_persona(path) -> Persona:
+    """Load one persona file; raise PersonaError naming the file and line."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise PersonaError(f"cannot read persona file {path}: {e.strerror}") from None
+    return parse_persona_text(data, source=str(path))
+
+
+def personas_dir(path=None) -> Path:
+    return Path(path or os.environ.get("PEILIAN_PERSONAS") or REPO_PERSONAS)
+
+
+def load_all(dir=None) -> list[Persona]:
+    """Every ``*.yaml`` persona in a directory (default: $PEILIAN_PERSONAS or the repo's personas/), by id."""
+    d = personas_dir(dir)
+    if not d.is_dir():
+        raise PersonaError(f"persona directory {d} does not exist")
+    personas, seen = [], {}
+    for f in sorted(d.glob("*.yaml")):
+        p = load_persona(f)
+        if p.id in seen:
+            raise PersonaError(f"{f}: persona id '{p.id}' is also used by {seen[p.id]}")
+        seen[p.id] = f
+        personas.append(p)
+    return sorted(personas, key=lambda p: p.id)
+
+
+def check_files(paths) -> list[str]:
+    """Validate persona files; return every problem as ``file:line: path: message`` (empty: all fine)."""
+    out = []
+    for path in paths:
+        try:
+            text = Path(path).read_bytes().decode("utf-8")
+        except OSError as e:
+            out.append(f"{path}: cannot read: {e.strerror}")
+            continue
+        except UnicodeDecodeError as e:
+            out.append(f"{path}: not UTF-8 text (byte {e.start})")
+            continue
+        out.extend(_errors_of(text, str(path))[1])
+    return out
+
+
+def persona_schema() -> dict:
+    """The persona format as JSON Schema (for docs and the trainer's editor)."""
+    return Persona.model_json_schema()
+
+
+def dump_yaml(persona: Persona) -> str:
+    data = persona.model_dump(mode="json", exclude_defaults=True)
+    for kind, ml in list(data.get("lines", {}).items()):
+        if set(ml) == {"any"}:
+            data["lines"][kind] = ml["any"]
+    data.setdefault("mood", {})
+    for key in ("id", "title", "difficulty", "company"):
+        data[key] = getattr(persona, key)
+    order = ["id", "version", "title", "difficulty", "channel", "company", "scenarios", "caller", "goal",
+             "facts", "speech", "mood", "lines", "end"]
+    data = {k: data[k] for k in order if k in data}
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120)
