@@ -1,0 +1,104 @@
+"""Accounts and login failures. Passwords are hashed with werkzeug (scrypt); never stored plain."""
+
+from __future__ import annotations
+
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..errors import StoreError
+from .core import epoch, now_iso
+
+ROLES = ("trainee", "trainer", "supervisor", "admin")
+MAX_NAME = 64
+
+
+class DuplicateUser(StoreError):
+    """A user with that name already exists."""
+
+
+def roles_of(user: dict | None) -> set[str]:
+    if not user:
+        return set()
+    return {r for r in (user.get("roles") or "").split(",") if r}
+
+
+def new_password() -> str:
+    """A password a person can type: 12 characters from a URL-safe alphabet."""
+    return secrets.token_urlsafe(9)
+
+
+class UsersMixin:
+    def add_user(self, name: str, role: str = "trainee", password: str | None = None,
+                 group: str | None = None) -> str:
+        """Create an account; return its password (generated when None). Role may be 'a,b'."""
+        name = (name or "").strip()
+        if not name or len(name) > MAX_NAME or any(c in name for c in "\r\n\t"):
+            raise StoreError(f"user name {name!r} must be 1-{MAX_NAME} characters on one line")
+        roles = [r.strip() for r in role.split(",") if r.strip()]
+        bad = [r for r in roles if r not in ROLES]
+        if not roles or bad:
+            raise StoreError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        if password is not None and len(password) < 6:
+            raise StoreError(f"the password for {name} is too short (at least 6 characters)")
+        password = password or new_password()
+        group = (group or "").strip() or None
+        with self.transaction():
+            if self.one("SELECT id FROM users WHERE name = ?", (name,)):
+                raise DuplicateUser(f"user {name} already exists")
+            if group:
+                self.ensure_group(group)
+            self.execute("INSERT INTO users (name, password_hash, roles, group_name, created) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (name, generate_password_hash(password), ",".join(roles), group, now_iso()))
+        return password
+
+    def ensure_group(self, name: str) -> None:
+        self.execute("INSERT OR IGNORE INTO groups (name, created) VALUES (?, ?)", (name, now_iso()))
+
+    def groups(self) -> list[str]:
+        return [r["name"] for r in self.rows("SELECT name FROM groups ORDER BY name")]
+
+    def set_password(self, user_id: int, password: str) -> None:
+        if len(password) < 6:
+            raise StoreError("the password is too short (at least 6 characters)")
+        self.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                     (generate_password_hash(password), user_id))
+
+    def check_password(self, name: str, password: str) -> dict | None:
+        """The user when name and password match, else None (same work either way)."""
+        user = self.get_user_by_name(name)
+        if user is None:
+            check_password_hash(_DUMMY_HASH, password or "")
+            return None
+        return user if check_password_hash(user["password_hash"], password or "") else None
+
+    def get_user(self, user_id) -> dict | None:
+        return self.one("SELECT * FROM users WHERE id = ?", (user_id,))
+
+    def get_user_by_name(self, name: str) -> dict | None:
+        return self.one("SELECT * FROM users WHERE name = ?", ((name or "").strip(),))
+
+    def list_users(self, role: str | None = None) -> list[dict]:
+        users = self.rows("SELECT id, name, roles, group_name, created FROM users ORDER BY name")
+        return [u for u in users if role is None or role in roles_of(u)]
+
+    def has_role(self, role: str) -> bool:
+        return any(role in roles_of(u) for u in self.list_users())
+
+    # -- login rate limiting (shared by all workers through the file) --------------
+    def record_login_failure(self, key: str) -> None:
+        self.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, epoch()))
+
+    def login_failures(self, key: str, window_s: float) -> int:
+        since = epoch() - window_s
+        self.execute("DELETE FROM login_failures WHERE at < ?", (epoch() - 86400,))
+        row = self.one("SELECT count(*) AS n FROM login_failures WHERE key = ? AND at >= ?",
+                       (key, since))
+        return row["n"]
+
+    def clear_login_failures(self, key: str) -> None:
+        self.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+
+_DUMMY_HASH = generate_password_hash("not a password")  # so unknown names cost the same time

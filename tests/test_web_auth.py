@@ -1,0 +1,124 @@
+"""Login, CSRF, rate limiting, roles and headers, through the Flask test client."""
+
+from __future__ import annotations
+
+import pytest
+
+from webui import create_app
+
+
+def test_login_page_and_successful_login_lands_on_the_role_home(client, auth):
+    assert "登录陪练" in client.get("/auth/login").get_data(as_text=True)
+    r = auth.login("trainee")
+    assert r.status_code == 302 and r.headers["Location"] == "/practice"
+    assert client.get("/").headers["Location"] == "/practice"
+
+
+def test_wrong_password_is_refused_in_chinese(client, auth):
+    r = auth.login("trainee", "not-the-password")
+    assert r.status_code == 401 and "用户名或密码不正确" in r.get_data(as_text=True)
+    assert client.get("/practice").status_code == 302  # still logged out
+
+
+def test_login_rate_limit_counts_failures_per_name_and_address(app, client, auth):
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert auth.login("trainee", "bad-password").status_code == 401
+    r = auth.login("trainee")  # even the right password is refused now
+    assert r.status_code == 429 and "登录失败次数过多" in r.get_data(as_text=True)
+    assert auth.login("trainee2").status_code == 302  # another name is not blocked
+
+
+def test_rate_limit_is_shared_through_the_database(app, auth, tmp_path):
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        auth.login("trainee", "bad-password")
+    other = create_app({"TESTING": True, "DATA_DIR": app.config["DATA_DIR"], "SECRET_KEY": "x"})
+    assert AuthActionsFor(other).login("trainee").status_code == 429
+
+
+def AuthActionsFor(app):
+    from conftest import AuthActions
+    return AuthActions(app.test_client())
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token"])
+def test_post_without_the_right_csrf_token_is_400(client, token):
+    data = {"name": "trainee", "password": "pw-trainee-1"}
+    if token is not None:
+        data["csrf_token"] = token
+    client.get("/auth/login")
+    r = client.post("/auth/login", data=data)
+    assert r.status_code == 400 and "CSRF" in r.get_data(as_text=True)
+
+
+def test_csrf_header_is_accepted_for_fetch(client, auth):
+    token = auth.csrf()
+    r = client.post("/auth/login", data={"name": "trainee", "password": "pw-trainee-1"},
+                    headers={"X-CSRF-Token": token})
+    assert r.status_code == 302
+
+
+def test_logout_needs_post_and_ends_the_session(client, auth):
+    auth.login_as("trainee")
+    assert client.get("/auth/logout").status_code == 405
+    assert auth.logout().status_code == 302
+    assert client.get("/practice").headers["Location"].startswith("/auth/login")
+
+
+def test_login_next_only_goes_to_local_paths(client, auth):
+    token = auth.csrf()
+    form = {"name": "trainee", "password": "pw-trainee-1", "csrf_token": token}
+    r = client.post("/auth/login?next=//evil.example/x", data=form)
+    assert r.headers["Location"] == "/practice"
+    auth.logout()
+    r = client.post("/auth/login?next=/progress", data=dict(form, csrf_token=auth.csrf()))
+    assert r.headers["Location"] == "/progress"
+
+
+def test_security_headers_and_cookie_flags(client, auth):
+    r = client.get("/auth/login")
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    cookie = auth.login("trainee").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_secure_cookie_when_https(monkeypatch, tmp_path):
+    monkeypatch.setenv("PEILIAN_HTTPS", "1")
+    assert create_app({"DATA_DIR": str(tmp_path)}).config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("PEILIAN_SECRET", raising=False)
+    a = create_app({"DATA_DIR": str(tmp_path)}).config["SECRET_KEY"]
+    b = create_app({"DATA_DIR": str(tmp_path)}).config["SECRET_KEY"]
+    assert a == b and len(a) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+TRAINEE_PAGES = ["/practice", "/progress"]
+
+
+@pytest.mark.parametrize("path", TRAINEE_PAGES)
+@pytest.mark.parametrize("role,status", [(None, 302), ("trainer", 403), ("supervisor", 403),
+                                         ("trainee", 200), ("admin", 200)])
+def test_trainee_pages_by_role(client, login_as, path, role, status):
+    if role:
+        login_as(role)
+    r = client.get(path)
+    assert r.status_code == status
+    if status == 403:
+        assert "没有权限" in r.get_data(as_text=True)
+
+
+def test_unknown_page_is_a_chinese_404(client):
+    r = client.get("/no-such-page")
+    assert r.status_code == 404 and "页面不存在" in r.get_data(as_text=True)
+
+
+def test_prepare_is_idempotent_and_prints_demo_accounts(app, runner):
+    r = runner.invoke(args=["prepare", "--demo"])
+    assert "demo account demo-trainee (trainee) created; password:" in r.output
+    assert "personas: 0 new version(s) imported" in r.output
+    r = runner.invoke(args=["prepare", "--demo"])
+    assert "demo account demo-trainee (trainee) already exists" in r.output

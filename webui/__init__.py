@@ -1,0 +1,71 @@
+"""The Peilian web app: ``create_app(config=None)``, one blueprint per kind of user.
+
+Defaults first (data dir, secret, limits, cookie flags), then ``config``; no app at import time,
+so every test gets a fresh one. Blueprint modules expose ``bp``; ``trainer`` and ``supervisor``
+are registered when their modules exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_PERSONAS = PACKAGE_DIR.parent / "personas"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(
+        DATA_DIR=os.environ.get("PEILIAN_DATA") or "data",
+        SECRET_KEY=os.environ.get("PEILIAN_SECRET") or None,
+        MAX_CONTENT_LENGTH=256 * 1024,
+        CALLER_BACKEND=os.environ.get("PEILIAN_BACKEND") or "auto",
+        CALLER_OPTIONS={},
+        PERSONAS_DIR=str(SHIPPED_PERSONAS),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("PEILIAN_HTTPS") == "1",
+        SESSION_COOKIE_NAME="peilian_session",
+        LOGIN_MAX_FAILURES=5,
+        LOGIN_WINDOW_S=300,
+        CALL_LOCK_S=120,
+    )
+    if config:
+        app.config.update(config)
+    app.config["DATA_DIR"] = str(Path(app.config["DATA_DIR"]))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _persisted_secret(Path(app.config["DATA_DIR"]))
+
+    from . import auth, db, errors, trainee
+    db.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(trainee.bp)
+    for name in ("trainer", "supervisor"):
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
+    return app
+
+
+def _persisted_secret(data_dir: Path) -> str:
+    """A random key kept in DATA_DIR/secret_key (0600), so logins survive a restart."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip() or _write_secret(path)
+    except FileNotFoundError:
+        return _write_secret(path)
+
+
+def _write_secret(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
