@@ -227,6 +227,10 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
         c.fail(when_m, "turn", f"{label}: when.turn must be any, first or last")
     when = {k: Matcher(patterns=c.regex_list(when_m, k, required=True)) for k in when_m if k != "turn"}
     whole = c.boolean(m, "whole_call") or turn in ("first", "last") or op.whole_call(check)
+    phase = "final" if op.phase == "final" or turn == "last" else "live"
+    if op.name == "required" and turn == "any" and not {"after_caller", "after_agent"} & set(when):
+        compiled["once"] = True   # no trigger: "somewhere in the call", judged at its end
+        whole, phase = True, "final"
     examples = m.get("examples") or {}
     if not isinstance(examples, dict) or set(examples) - {"pass", "fail"} or \
             not all(isinstance(v, list) for v in examples.values()):
@@ -238,6 +242,6 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
                 message=m["message"], suggestion=m.get("suggestion", ""), source=dict(src), check=dict(check),
                 op=op, compiled=compiled, scenarios=tuple(scenarios), channels=tuple(channels),
                 tags=tuple(c.strings(m, "tags")), whole_call=whole,
-                phase="final" if op.phase == "final" or turn == "last" else "live", turn=turn, when=when,
+                phase=phase, turn=turn, when=when,
                 examples={k: list(v) for k, v in examples.items()}, example_context=tuple(ctx),
                 example_company=m.get("example_company"), file=where, line=m.line)

@@ -70,29 +70,39 @@ def _prep_required(check, c):
 
 @operator("required", keys=MATCH_KEYS | {"any", "all", "at_least"}, prepare=_prep_required)
 def required(turns, rule, ctx):
-    comp = rule.compiled
+    if rule.compiled.get("once"):          # no trigger: once somewhere in the call
+        for i in turns:
+            span = _required_span(i, rule, ctx)
+            if span:
+                yield ctx.finding(rule, i, "ok", span=span)
+                return
+        if turns:
+            yield ctx.finding(rule, turns[-1], "missing")
+        return
     for i in turns:
-        if "groups" in comp:
-            firsts = []
-            for g in comp["groups"]:
-                hits = ctx.hits(g, i)
-                if not hits:
-                    break
-                firsts.append(hits[0])
-            else:
-                yield ctx.finding(rule, i, "ok", span=(min(h.start for h in firsts), max(h.end for h in firsts)))
-                continue
-            yield ctx.finding(rule, i, "missing")
-            continue
-        hits, seen, need = ctx.hits(comp["m"], i), [], comp["at_least"]
-        for h in hits:
-            if h.alt not in {x.alt for x in seen}:
-                seen.append(h)
-        if len(seen) >= need:
-            got = seen[:need]
-            yield ctx.finding(rule, i, "ok", span=(min(h.start for h in got), max(h.end for h in got)))
-        else:
-            yield ctx.finding(rule, i, "missing")
+        span = _required_span(i, rule, ctx)
+        yield ctx.finding(rule, i, "ok", span=span) if span else ctx.finding(rule, i, "missing")
+
+
+def _required_span(i, rule, ctx):
+    """(start, end) covering what satisfied the rule in turn i, or None."""
+    comp = rule.compiled
+    if "groups" in comp:
+        firsts = []
+        for g in comp["groups"]:
+            hits = ctx.hits(g, i)
+            if not hits:
+                return None
+            firsts.append(hits[0])
+    else:
+        firsts = []
+        for h in ctx.hits(comp["m"], i):
+            if h.alt not in {x.alt for x in firsts}:
+                firsts.append(h)
+        if len(firsts) < comp["at_least"]:
+            return None
+        firsts = firsts[:comp["at_least"]]
+    return min(h.start for h in firsts), max(h.end for h in firsts)
 
 
 # ---- count ----------------------------------------------------------------------------------
