@@ -56,6 +56,21 @@ CASES = [
     W("opening", BAD, "xh", "在线客服只回“在的，说吧”，无问候无公司", S0, "opening",
       {"open_c": CHAT_START, "opening": "在的，说吧。"}, chan="chat"),
 
+    W("opening", OK, "xh", "回访（呼出）开头：“X先生/女士，您好，这里是XX”（000 呼出）", S0, "opening",
+      {"open_c": "（电话接通）喂？",
+       "opening": "{T}，您好，这里是星海宽带，您昨天反映的断网问题已经处理好了，想跟您确认一下现在网络是否正常？",
+       "reason": "嗯，现在可以上网了。", "ask_name": None, "give_name": None, "req": None,
+       "info": None, "repeat": None, "confirm": None,
+       "answer": "好的，{T}，感谢您的配合，如果后续还有问题，欢迎随时拨打我们的客服热线。",
+       "ack": "好的。", "close": "打扰您了，感谢您的支持，再见。"}),
+    W("opening", BAD, "xh", "回访（呼出）以“喂”开头且未报公司", S0, "opening",
+      {"open_c": "（电话接通）喂？",
+       "opening": "喂，是{T}吗？你昨天报修的宽带修好了。",
+       "reason": "嗯，现在可以上网了。", "ask_name": None, "give_name": None, "req": None,
+       "info": None, "repeat": None, "confirm": None,
+       "answer": "好的，{T}，感谢您的配合，如果后续还有问题，欢迎随时拨打我们的客服热线。",
+       "ack": "好的。", "close": "打扰您了，感谢您的支持，再见。"}),
+
     # --- response: answer within 3 s of the call connecting ----------------------------------
     W("response", OK, "dx", "接通后2秒内应答", S2, "opening", timing=2.1),
     W("response", OK, "aj", "三声内接听（约3秒）", S4, "opening", timing=2.8),
