@@ -7,7 +7,7 @@ counts too, and ``target_turn: null`` means any such finding. Findings on other 
 
   .venv/bin/python benchmarks/grading_accuracy.py                 # dev + heldout + all, per scenario
   .venv/bin/python benchmarks/grading_accuracy.py --split dev     # also lists dev misclassifications
-  .venv/bin/python benchmarks/grading_accuracy.py --smoke --json  # first 30 cases, JSON summary
+  .venv/bin/python benchmarks/grading_accuracy.py --smoke --json  # 30 cases spread over all scenarios, JSON
 
 Heldout texts are never printed unless --show-errors is given: tune on dev, report heldout.
 Exit 0 whatever the accuracy; exit 2 when the dataset is malformed.
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("dev", "heldout", "all"), default=None,
                     help="only this split (dev also lists its misclassified cases)")
-    ap.add_argument("--smoke", action="store_true", help="first 30 cases only")
+    ap.add_argument("--smoke", action="store_true", help="30 cases spread over the file (every k-th)")
     ap.add_argument("--json", action="store_true", help="print a machine-readable summary")
     ap.add_argument("--show-errors", action="store_true", help="list misclassified cases of every split shown")
     ap.add_argument("--data", type=Path, default=DATASET, help="dataset file (JSONL)")
@@ -154,7 +154,7 @@ def main(argv=None) -> int:
         print(f"Error: {e}", file=sys.stderr)
         return 2
     if args.smoke:
-        cases = cases[:30]
+        cases = cases[::max(1, len(cases) // 30)][:30]
     if args.split in SPLITS:
         cases = [c for c in cases if c["split"] == args.split]
     t0 = time.perf_counter()
