@@ -210,8 +210,9 @@ def pick_line(p: Persona, st: CallerState, kind: str, **extra) -> str:
     source, lines = _lines_for(p, kind, st.mood)
     slot = f"{source}/{band(st.mood)}"
     used = st.used.setdefault(slot, [])
-    fresh = [i for i in range(len(lines)) if i not in used] or list(range(len(lines)))
-    if len(fresh) == len(lines):
+    fresh = [i for i in range(len(lines)) if i not in used]
+    if not fresh:  # all used: start over, but never say the line just said again
+        fresh = [i for i in range(len(lines)) if not used or i != used[-1] or len(lines) == 1]
         used.clear()
     i = random.Random(f"{st.seed}|{st.agent_turns}|{slot}").choice(fresh)
     used.append(i)
