@@ -161,3 +161,10 @@ CASES = [
     W("closing", BAD, "xh", "询问后只说“拜拜”，没有感谢来电", S0, scope="call",
       over={"close": "行，拜拜。"}),
 ]
+
+CASES += [
+    W("opening", OK, "xh", "“请问需要什么帮助”（002 列举的问候变体）+公司名", S2, "opening",
+      {"opening": "您好，星海宽带客服，请问您需要什么帮助？"}),
+    W("closing", BAD, "aj", "近似正确：询问了还有其他问题吗，但结束时没有感谢来电", S0, scope="call",
+      over={"close": "好的，再见。"}),
+]
