@@ -157,6 +157,7 @@ def test_sequence(tmp_path):
     ok = agent(book, "请问还有其他问题吗？", "感谢来电，再见。")
     assert verdicts(ok) == ["ok"] and ok[0]["turn"] == 1 and ok[0]["evidence"] == "还有其他问题吗"
     assert verdicts(agent(book, "请问还有其它问题吗？没有的话再见。")) == ["ok"]
+    assert verdicts(agent(book, "请问还有其他问题吗？", "好的，再见。", "再见！")) == ["ok"]
     miss = agent(book, "好的。", "再见。")
     assert verdicts(miss) == ["missing"] and miss[0]["turn"] == 3 and miss[0]["evidence"] == "再见"
     assert verdicts(agent(book, "再见，还有其他问题吗？")) == ["missing"]   # asked after the goodbye

@@ -26,6 +26,7 @@ class CallContext:
         self.agent_idx: list[int] = []
         self._cache: dict = {}
         self._texts: dict = {}            # rule id -> (message, suggestion) with {company} filled
+        self._state: dict = {}            # rule id -> operator's own per-call memory
 
     def append(self, turn: Turn) -> int:
         from .text import Norm
@@ -42,6 +43,10 @@ class CallContext:
 
     def prev_agent(self, i):
         return self._prev_agent[i]
+
+    def state(self, rule) -> dict:
+        """Per-call memory an operator may keep for a rule (e.g. what it already reported)."""
+        return self._state.setdefault(rule.id, {})
 
     def hits(self, matcher, i) -> list[Hit]:
         key = (id(matcher), i)

@@ -78,9 +78,11 @@ class Matcher:
 
     def raw(self, norm: Norm, company: str | None = None) -> list[Hit]:
         """All hits before filtering, ordered by position."""
-        rx, rx_bare = self._regexes(company)
+        rx, rx_bare = self._compiled.get(company) or self._regexes(company)
+        if not self.similar and rx_bare is None and (rx is None or rx.search(norm.full.text) is None):
+            return []                                    # the common case: no hit, one regex search
         hits = []
-        for view, r in ((norm.full, rx), (norm.bare, rx_bare)):
+        for view, r in ((norm.full, rx), (rx_bare is not None and norm.bare, rx_bare)):
             if r is None:
                 continue
             for m in r.finditer(view.text):

@@ -188,7 +188,10 @@ def sequence(turns, rule, ctx):
                 break
             j, back = ctx.prev_agent(j), back + 1
         if found:
-            yield ctx.finding(rule, found[0], "ok", found[1])
+            reported = ctx.state(rule).setdefault("ok", set())
+            if (found[0], found[1]) not in reported:     # two goodbyes after one ask: praise it once
+                reported.add((found[0], found[1]))
+                yield ctx.finding(rule, found[0], "ok", found[1])
         else:
             yield ctx.finding(rule, i, "missing", then[0])
 
