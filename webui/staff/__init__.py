@@ -1,0 +1,1 @@
+"""Helpers for the trainer and supervisor pages: persona form mapping, CSV export, SVG charts."""

@@ -1,0 +1,76 @@
+"""The trainer's preview call: the draft persona played by the scripted caller, nothing stored.
+
+Between requests the call lives in a signed token the page sends back (the draft YAML and
+``CallSession.state()``), so any worker can take the next reply and nothing lands in the store.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+MAX_AGE_S = 2 * 3600
+SALT = "peilian-trainer-preview"
+
+
+@functools.lru_cache(maxsize=1)
+def phrasebook():
+    from simulator.grading import load_phrasebook
+    return load_phrasebook()
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def _session(persona, state=None):
+    from simulator.callers import get_backend
+    from simulator.session import CallSession
+    return CallSession(persona, get_backend("scripted"), phrasebook(), mode="practice", state=state)
+
+
+def _caller_line(s) -> str:
+    return "".join(s.caller_turn())
+
+
+def _pack(yaml_text: str, s) -> str:
+    return _signer().dumps({"yaml": yaml_text, "state": s.state()})
+
+
+def _view(s, token: str, caller: str | None, findings=None) -> dict:
+    out = {"ok": True, "token": token, "caller": caller, "mood": s.mood, "ended": bool(s.ended),
+           "end_reason": getattr(s.end_reason, "value", s.end_reason) if s.ended else None,
+           "findings": [_finding(f) for f in findings or ()]}
+    if s.ended:
+        report = s.report()
+        out["report"] = {"score": report.get("score"), "passed": report.get("passed")}
+    return out
+
+
+def _finding(f: dict) -> dict:
+    keep = ("rule", "verdict", "severity", "dimension", "evidence", "message", "suggestion")
+    return {k: f.get(k) for k in keep}
+
+
+def start(persona, yaml_text: str) -> dict:
+    """Begin a preview call; the caller's first line comes back with the token."""
+    s = _session(persona)
+    caller = _caller_line(s)
+    return _view(s, _pack(yaml_text, s), caller)
+
+
+def reply(token: str, text: str, parse) -> dict | None:
+    """Grade the trainer's reply and play the caller's next line; None when the token is bad."""
+    try:
+        data = _signer().loads(token, max_age=MAX_AGE_S)
+    except BadSignature:
+        return None
+    persona = parse(data["yaml"])
+    s = _session(persona, state=data["state"])
+    if s.ended:
+        return _view(s, token, None)
+    findings = s.agent_turn(text)
+    caller = None if s.ended else _caller_line(s)
+    return _view(s, _pack(data["yaml"], s), caller, findings)

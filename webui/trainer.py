@@ -1,0 +1,292 @@
+"""Trainer pages: personas (list, edit as form or YAML, versions, preview call, import, export),
+assignments and a read-only phrasebook. Roles: trainer or admin.
+
+A save never overwrites: it adds the next version, so past calls keep the version they used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template,
+                   request, url_for)
+
+from simulator.errors import PeilianError, PersonaError
+from simulator.personas import MAX_BYTES, parse_persona_text
+from simulator.store import trainer_admin
+
+from .auth import role_required
+from .db import get_store
+from .staff import forms, preview
+
+bp = Blueprint("trainer", __name__, url_prefix="/trainer")
+SOURCE = "persona"
+REPLY_MAX = 500
+
+
+def _parse(text: str):
+    return parse_persona_text(text, source=SOURCE)
+
+
+@bp.route("/")
+@role_required("trainer")
+def index():
+    return render_template("trainer/index.html", personas=get_store().list_personas())
+
+
+@bp.route("/personas/new", methods=("GET", "POST"))
+@role_required("trainer")
+def new_persona():
+    return _editor(None)
+
+
+@bp.route("/personas/<persona_id>", methods=("GET", "POST"))
+@role_required("trainer")
+def edit_persona(persona_id):
+    return _editor(persona_id)
+
+
+def _editor(persona_id):
+    store = get_store()
+    current = None
+    if persona_id is not None:
+        version = request.args.get("version", type=int)
+        current = store.get_persona(persona_id, version)
+        if current is None:
+            abort(404)
+    if request.method == "GET":
+        text = current["yaml"] if current else forms.STARTER
+        values = forms.form_values(forms.load(text) or {})
+        return _render_editor(current, text, values, values)
+
+    text = (request.form.get("yaml") or "").replace("\r\n", "\n")
+    values = {f.name: request.form.get(f.name, "") for f in forms.FIELDS}
+    changed = any(values[f.name].replace("\r\n", "\n").strip()
+                  != str(_original().get(f.name, "")).replace("\r\n", "\n").strip() for f in forms.FIELDS)
+    if changed:  # the form wins for the fields the trainer changed
+        data = forms.load(text)
+        if not isinstance(data, dict):
+            return _fail(current, text, _persona_error(text))
+        text = forms.dump(forms.overlay(data, request.form, request.form.get("form_original", "")))
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        return _fail(current, text, {"line": None, "field": None, "path": None,
+                                             "message": f"内容太长（上限 {MAX_BYTES // 1024} KB）"})
+    try:
+        persona = _parse(text)
+    except PersonaError as e:
+        return _fail(current, text, forms.parse_error(e))
+    latest = store.get_persona(persona.id)
+    if persona_id is None and latest is not None:
+        return _fail(current, text, _at_id(text, f"角色 id “{persona.id}” 已存在；请换一个 id，或去编辑那个角色"))
+    if persona_id is not None and persona.id != persona_id:
+        return _fail(current, text, _at_id(text, f"id 不能修改（应为 {persona_id}）；要另建角色请用“新建角色”"))
+    version, created = _save(store, persona, text, latest)
+    if created:
+        flash(f"已保存为新版本 v{version}；之前的通话仍使用它们当时的版本。")
+    else:
+        flash(f"没有改动，仍是版本 v{version}。")
+    return redirect(url_for("trainer.edit_persona", persona_id=persona.id))
+
+
+def _save(store, persona, text, latest):
+    """Store as the next version (the YAML's ``version:`` set to it); unchanged text adds nothing."""
+    if latest is not None and forms.with_version(text, latest["version"]) == latest["yaml"]:
+        return latest["version"], False
+    number = (latest["version"] + 1) if latest else 1
+    text = forms.with_version(text, number)
+    persona = _parse(text)
+    return store.add_persona_version(persona.id, text, title=persona.title,
+                                     difficulty=persona.difficulty, channel=persona.channel,
+                                     scenarios=persona.scenarios, created_by=g.user["id"])
+
+
+def _original() -> dict:
+    try:
+        data = json.loads(request.form.get("form_original") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _persona_error(text):
+    try:
+        _parse(text)
+    except PersonaError as e:
+        return forms.parse_error(e)
+    return {"line": None, "field": None, "path": None, "message": "YAML 无法解析"}
+
+
+def _at_id(text, message):
+    m = forms.ID_LINE.search(text)
+    line = text[:m.start()].count("\n") + 1 if m else None
+    return {"line": line, "field": None, "path": "id", "message": message}
+
+
+def _fail(current, text, error):
+    """Show the text as sent with the error; the form shows what the text says (when it parses),
+    else what was typed, with the trainer's unsaved form changes kept as changes."""
+    data = forms.load(text)
+    if isinstance(data, dict):
+        values = original = forms.form_values(data)
+    else:
+        values = {f.name: request.form.get(f.name, "") for f in forms.FIELDS}
+        original = _original()
+    return _render_editor(current, text, values, original, error=error), 400
+
+
+def _render_editor(current, text, values, original, error=None):
+    versions = trainer_admin.versions_with_use(get_store(), current["persona_id"]) if current else []
+    lines = text.split("\n")
+    excerpt = []
+    if error and error.get("line"):
+        n = error["line"]
+        excerpt = [(i, lines[i - 1]) for i in range(max(1, n - 2), min(len(lines), n + 2) + 1)]
+    return render_template("trainer/edit.html", current=current, text=text, values=values,
+                           original=json.dumps(original, ensure_ascii=False), fields=forms.FIELDS,
+                           error=error, excerpt=excerpt, versions=versions)
+
+
+@bp.route("/preview/start", methods=("POST",))
+@role_required("trainer")
+def preview_start():
+    text = (request.form.get("yaml") or "").replace("\r\n", "\n")
+    try:
+        persona = _parse(text)
+    except PersonaError as e:
+        return jsonify(ok=False, error=forms.parse_error(e)), 400
+    return jsonify(preview.start(persona, text))
+
+
+@bp.route("/preview/reply", methods=("POST",))
+@role_required("trainer")
+def preview_reply():
+    text = (request.form.get("text") or "").strip()[:REPLY_MAX]
+    if not text:
+        return jsonify(ok=False, error={"message": "请输入回复"}), 400
+    try:
+        out = preview.reply(request.form.get("token") or "", text, _parse)
+    except PeilianError as e:
+        return jsonify(ok=False, error={"message": str(e)}), 400
+    if out is None:
+        return jsonify(ok=False, error={"message": "试拨已过期，请重新开始"}), 400
+    return jsonify(out)
+
+
+@bp.route("/personas/<persona_id>/export")
+@role_required("trainer")
+def export_persona(persona_id):
+    row = get_store().get_persona(persona_id, request.args.get("version", type=int))
+    if row is None:
+        abort(404)
+    safe = re.sub(r"[^a-z0-9-]", "", row["persona_id"]) or "persona"
+    return Response(row["yaml"], mimetype="application/x-yaml",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}-v{row["version"]}.yaml"'})
+
+
+@bp.route("/personas/import", methods=("GET", "POST"))
+@role_required("trainer")
+def import_persona():
+    if request.method == "GET":
+        return render_template("trainer/import.html", error=None, excerpt=[])
+    if request.content_length and request.content_length > MAX_BYTES + 4096:
+        abort(413, description=f"上传的文件太大：角色文件最大 {MAX_BYTES // 1024} KB。")
+    upload = request.files.get("file")
+    if upload is None:
+        return render_template("trainer/import.html", error={"message": "请选择一个 .yaml 文件"},
+                               excerpt=[]), 400
+    data = upload.read(MAX_BYTES + 1)  # the filename is never used: the id comes from the content
+    if len(data) > MAX_BYTES:
+        abort(413, description=f"上传的文件太大：角色文件最大 {MAX_BYTES // 1024} KB。")
+    try:
+        text = data.decode("utf-8").replace("\r\n", "\n")
+        persona = _parse(text)
+    except UnicodeDecodeError:
+        return render_template("trainer/import.html", excerpt=[],
+                               error={"message": "文件不是 UTF-8 文本"}), 400
+    except PersonaError as e:
+        error = forms.parse_error(e)
+        lines = text.split("\n")
+        n = error["line"] or 0
+        excerpt = [(i, lines[i - 1]) for i in range(max(1, n - 2), min(len(lines), n + 2) + 1)] if n else []
+        return render_template("trainer/import.html", error=error, excerpt=excerpt), 400
+    store = get_store()
+    version, created = _save(store, persona, text, store.get_persona(persona.id))
+    flash(f"已导入角色 {persona.id}，版本 v{version}。" if created else f"角色 {persona.id} 没有改动（v{version}）。")
+    return redirect(url_for("trainer.edit_persona", persona_id=persona.id))
+
+
+@bp.route("/assignments", methods=("GET", "POST"))
+@role_required("trainer")
+def assignments():
+    store = get_store()
+    error, status = None, 200
+    if request.method == "POST":
+        error = _assign(store, request.form)
+        if error is None:
+            return redirect(url_for("trainer.assignments"))
+        status = 400
+    return render_template("trainer/assignments.html", error=error, form=request.form,
+                           personas=store.list_personas(), trainees=store.list_users("trainee"),
+                           groups=store.groups(), rows=trainer_admin.list_assignments(store)), status
+
+
+def _assign(store, form) -> str | None:
+    """Create the assignments from the form; a Chinese sentence when something is wrong."""
+    persona = store.get_persona(form.get("persona_id") or "")
+    if persona is None:
+        return "请选择一个角色。"
+    mode = form.get("mode")
+    if mode not in ("practice", "exam"):
+        return "请选择练习或考试。"
+    pass_mark = None
+    if (form.get("pass_mark") or "").strip():
+        try:
+            pass_mark = float(form["pass_mark"])
+        except ValueError:
+            pass_mark = -1
+        if not 0 <= pass_mark <= 100:
+            return "及格分应在 0 到 100 之间。"
+    due = (form.get("due") or "").strip() or None
+    if due:
+        try:
+            date.fromisoformat(due)
+        except ValueError:
+            return "截止日期格式应为 YYYY-MM-DD。"
+    known = {str(u["id"]) for u in store.list_users("trainee")}
+    trainee_ids = [t for t in form.getlist("trainee_ids") if t in known]
+    group = form.get("group_name") or None
+    if group and group not in store.groups():
+        return "没有这个学员组。"
+    if not trainee_ids and not group:
+        return "请至少选择一位学员或一个学员组。"
+    with store.transaction():
+        for target in trainee_ids + ([None] if group else []):
+            store.add_assignment(persona["persona_id"], persona["version"], mode=mode,
+                                 pass_mark=pass_mark, trainee_id=int(target) if target else None,
+                                 group_name=None if target else group, due=due,
+                                 created_by=g.user["id"])
+    flash(f"已布置“{persona['title']}”（v{persona['version']}）给 {len(trainee_ids) + (1 if group else 0)} 个对象。")
+    return None
+
+
+@bp.route("/assignments/<int:assignment_id>/delete", methods=("POST",))
+@role_required("trainer")
+def delete_assignment(assignment_id):
+    if not trainer_admin.delete_assignment(get_store(), assignment_id):
+        abort(404)
+    flash("已删除该任务；已完成的通话记录保留。")
+    return redirect(url_for("trainer.assignments"))
+
+
+@bp.route("/phrasebook")
+@role_required("trainer")
+def phrasebook():
+    book = preview.phrasebook()
+    by_scenario: dict[str, list] = {}
+    for rule in book.rules:
+        for s in rule.scenarios or ("all",):
+            by_scenario.setdefault(s, []).append(rule)
+    order = sorted(by_scenario, key=lambda s: (s != "all", s))
+    return render_template("trainer/phrasebook.html", book=book, order=order, by_scenario=by_scenario)
