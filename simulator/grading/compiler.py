@@ -14,10 +14,14 @@ class Compiler:
 
     def __init__(self, where: str):
         self.where = where
+        self.label = ""          # "rule x.y: " once the rule's id is known
+
+    def error(self, line, msg) -> PhrasebookError:
+        return PhrasebookError(f"{self.where}:{line}: {self.label}{msg}")
 
     def fail(self, m, key, msg):
         line = m.line_of(key) if isinstance(m, yamlnodes.YMap) else getattr(m, "line", 0)
-        raise PhrasebookError(f"{self.where}:{line}: {msg}")
+        raise self.error(line, msg)
 
     def need_one(self, m, keys):
         if not any(k in m for k in keys):
@@ -36,7 +40,7 @@ class Compiler:
             self.fail(m, key, f"{key!r} must be a {'non-empty ' if required else ''}list of strings")
         for k, s in enumerate(v):
             if not isinstance(s, (str, int, float)) or isinstance(s, bool) or str(s) == "":
-                raise PhrasebookError(f"{self.where}:{_line(v, k, m, key)}: {key!r} item must be a non-empty string")
+                raise self.error(_line(v, k, m, key), f"{key!r} item must be a non-empty string")
         return [str(s) for s in v]
 
     def regex_list(self, m, key, required=False) -> list[str]:
@@ -46,7 +50,7 @@ class Compiler:
             try:
                 check_regex(pattern_regex(p))
             except re.error as e:
-                raise PhrasebookError(f"{self.where}:{_line(seq, k, m, key)}: bad regex {p!r} in {key!r}: {e}") from None
+                raise self.error(_line(seq, k, m, key), f"bad regex {p!r} in {key!r}: {e}") from None
         return vals
 
     def groups(self, m, key) -> list[list[str]]:
@@ -56,8 +60,8 @@ class Compiler:
         out = []
         for k, g in enumerate(v):
             if not isinstance(g, list):
-                raise PhrasebookError(f"{self.where}:{_line(v, k, m, key)}: each group in {key!r} must be a list")
-            out.append(self.regex_list(_wrap(g, _line(v, k, m, key)), "g", required=True))
+                raise self.error(_line(v, k, m, key), f"each group in {key!r} must be a list")
+            out.append(self.regex_list(_wrap(g, _line(v, k, m, key), key), key, required=True))
         return out
 
     def integer(self, m, key, default, minimum=None):
@@ -94,7 +98,7 @@ class Compiler:
             similar = self.strings(m, "similar")
             for k, s in enumerate(similar):
                 if len(s) < 4:
-                    raise PhrasebookError(f"{self.where}:{_line(m.get('similar'), k, m, 'similar')}: "
+                    raise self.error(_line(m.get('similar'), k, m, 'similar'), f""
                                           f"similar phrase {s!r} is shorter than 4 characters")
         unless = self.regex_list(m, "unless")
         in_clause = self.regex_list(m, "unless_in_clause")
@@ -110,9 +114,9 @@ class Compiler:
                        negation_window=self.integer(m, "negation_window", 2, minimum=1))
 
 
-def _wrap(seq, line):
-    m = yamlnodes.YMap(g=seq)
-    m.line, m.key_lines = line, {"g": line}
+def _wrap(seq, line, key):
+    m = yamlnodes.YMap({key: seq})
+    m.line, m.key_lines = line, {key: line}
     return m
 
 

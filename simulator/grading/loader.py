@@ -176,55 +176,59 @@ def _rules_in(text: str, where: str, book_kw: dict):
 
 def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
     rid = m.get("id")
-    label = f"rule {rid}" if isinstance(rid, str) else "rule"
+    c.label = f"rule {rid}: " if isinstance(rid, str) else ""
     for k in m:
         if k not in RULE_KEYS:
-            c.fail(m, k, f"{label}: unknown key {k!r} (known: {', '.join(sorted(RULE_KEYS))})")
+            c.fail(m, k, f"unknown key {k!r} (known: {', '.join(sorted(RULE_KEYS))})")
     for k in REQUIRED_KEYS:
         if k not in m:
-            c.fail(m, None, f"{label}: missing required key {k!r}")
+            c.fail(m, None, f"missing required key {k!r}")
     if not isinstance(rid, str) or not ID_RE.match(rid):
+        c.label = ""
         c.fail(m, "id", f"rule id {rid!r} must look like area.name (lowercase letters, digits, - and _)")
+    for k in ("dimension", "severity", "message"):
+        if not isinstance(m[k], str) or not m[k]:
+            c.fail(m, k, f"{k!r} must be a non-empty string")
     dims = book_kw.get("dimensions", DEFAULT_DIMENSIONS)
     sevs = book_kw.get("deductions", DEFAULT_DEDUCTIONS)
     if m["dimension"] not in dims:
-        c.fail(m, "dimension", f"{label}: dimension {m['dimension']!r} is not one of {', '.join(dims)}")
+        c.fail(m, "dimension", f"dimension {m['dimension']!r} is not one of {', '.join(dims)}")
     if m["severity"] not in sevs:
-        c.fail(m, "severity", f"{label}: severity {m['severity']!r} is not one of {', '.join(sevs)}")
+        c.fail(m, "severity", f"severity {m['severity']!r} is not one of {', '.join(sevs)}")
     for k in ("title", "message", "suggestion", "example_company"):
         if k in m and not isinstance(m[k], str):
-            c.fail(m, k, f"{label}: {k!r} must be a string")
+            c.fail(m, k, f"{k!r} must be a string")
     src = m["source"]
     if not isinstance(src, dict) or set(src) != {"seed", "clause"} or not all(isinstance(v, str) and v for v in src.values()):
-        c.fail(m, "source", f"{label}: source must be {{seed: FILE, clause: QUOTE}}")
+        c.fail(m, "source", f"source must be {{seed: FILE, clause: QUOTE}}")
     scenarios = c.strings(m, "scenarios") or ["all"]
     known = book_kw.get("known_scenarios")
     for s in scenarios:
         if known and s != "all" and s not in known:
-            c.fail(m, "scenarios", f"{label}: unknown scenario {s!r} (_meta.yaml lists {', '.join(known)})")
+            c.fail(m, "scenarios", f"unknown scenario {s!r} (_meta.yaml lists {', '.join(known)})")
     channels = c.strings(m, "channels") or ["phone", "chat"]
     for ch in channels:
         if ch not in ("phone", "chat"):
-            c.fail(m, "channels", f"{label}: channel {ch!r} must be phone or chat")
+            c.fail(m, "channels", f"channel {ch!r} must be phone or chat")
     check = m["check"]
     if not isinstance(check, dict):
-        c.fail(m, "check", f"{label}: check must be a mapping with an 'op'")
+        c.fail(m, "check", f"check must be a mapping with an 'op'")
     op = OPERATORS.get(check.get("op"))
     if op is None:
-        c.fail(check, "op", f"{label}: unknown operator {check.get('op')!r} (known: {', '.join(sorted(OPERATORS))})")
+        c.fail(check, "op", f"unknown operator {check.get('op')!r} (known: {', '.join(sorted(OPERATORS))})")
     for k in check:
         if k != "op" and k not in op.keys:
-            c.fail(check, k, f"{label}: operator {op.name!r} has no key {k!r} (known: {', '.join(sorted(op.keys))})")
+            c.fail(check, k, f"operator {op.name!r} has no key {k!r} (known: {', '.join(sorted(op.keys))})")
     compiled = op.prepare(check, c)
     when_m = m.get("when") or {}
     if not isinstance(when_m, dict):
-        c.fail(m, "when", f"{label}: when must be a mapping")
+        c.fail(m, "when", f"when must be a mapping")
     for k in when_m:
         if k not in WHEN_KEYS:
-            c.fail(when_m, k, f"{label}: unknown key {k!r} in when (known: {', '.join(sorted(WHEN_KEYS))})")
+            c.fail(when_m, k, f"unknown key {k!r} in when (known: {', '.join(sorted(WHEN_KEYS))})")
     turn = when_m.get("turn", "any")
     if turn not in ("any", "first", "last"):
-        c.fail(when_m, "turn", f"{label}: when.turn must be any, first or last")
+        c.fail(when_m, "turn", f"when.turn must be any, first or last")
     when = {k: Matcher(patterns=c.regex_list(when_m, k, required=True)) for k in when_m if k != "turn"}
     whole = c.boolean(m, "whole_call") or turn in ("first", "last") or op.whole_call(check)
     phase = "final" if op.phase == "final" or turn == "last" else "live"
@@ -234,10 +238,10 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
     examples = m.get("examples") or {}
     if not isinstance(examples, dict) or set(examples) - {"pass", "fail"} or \
             not all(isinstance(v, list) for v in examples.values()):
-        c.fail(m, "examples", f"{label}: examples must be {{pass: [...], fail: [...]}}")
+        c.fail(m, "examples", f"examples must be {{pass: [...], fail: [...]}}")
     ctx = m.get("example_context") or []
     if not isinstance(ctx, list) or not all(isinstance(t, dict) and set(t) >= {"role", "text"} for t in ctx):
-        c.fail(m, "example_context", f"{label}: example_context must be a list of {{role, text}} turns")
+        c.fail(m, "example_context", f"example_context must be a list of {{role, text}} turns")
     return Rule(id=rid, title=m.get("title", rid), dimension=m["dimension"], severity=m["severity"],
                 message=m["message"], suggestion=m.get("suggestion", ""), source=dict(src), check=dict(check),
                 op=op, compiled=compiled, scenarios=tuple(scenarios), channels=tuple(channels),
