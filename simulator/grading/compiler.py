@@ -98,8 +98,8 @@ class Compiler:
             similar = self.strings(m, "similar")
             for k, s in enumerate(similar):
                 if len(s) < 4:
-                    raise self.error(_line(m.get('similar'), k, m, 'similar'), f""
-                                          f"similar phrase {s!r} is shorter than 4 characters")
+                    raise self.error(_line(m.get("similar"), k, m, "similar"),
+                                     f"similar phrase {s!r} is shorter than 4 characters")
         unless = self.regex_list(m, "unless")
         in_clause = self.regex_list(m, "unless_in_clause")
         threshold = self.number(m, "threshold", 0.85, 0.5, 100)
