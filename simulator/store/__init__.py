@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import StoreError
 from .catalog import CatalogMixin
 from .core import DB_NAME, StoreBase, default_data_dir
+from .progress import ProgressMixin
 from .sessions import SessionsMixin, finding_from_db
 from .users import ROLES, DuplicateUser, UsersMixin, roles_of
 
@@ -19,7 +20,7 @@ __all__ = ["open_store", "Store", "StoreError", "DuplicateUser", "ROLES", "roles
            "finding_from_db", "DB_NAME"]
 
 
-class Store(UsersMixin, CatalogMixin, SessionsMixin, StoreBase):
+class Store(UsersMixin, CatalogMixin, SessionsMixin, ProgressMixin, StoreBase):
     """Users, personas, assignments, calls, turns, findings, overrides, comments."""
 
 

@@ -1,0 +1,123 @@
+"""Calls over HTTP: rebuild a ``CallSession`` from the store for every request, act, write back.
+
+No call lives only in memory: each request loads ``sessions.state_json``, so any worker process
+can serve the next step and a reload or reconnect resumes where the store says. A short lease in
+the store (``Store.lock_call``) lets one request advance a call at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+from flask import abort, current_app
+
+from simulator.errors import PeilianError
+from simulator.session import CallSession
+
+_cache: dict = {}
+_cache_lock = threading.Lock()
+
+
+def _cached(key, build):
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = build()
+        return _cache[key]
+
+
+def phrasebook():
+    from simulator.grading import load_phrasebook
+    return _cached(("book",), load_phrasebook)
+
+
+def backend():
+    """The caller backend named by CALLER_BACKEND ("auto": best installed model, else scripted)."""
+    from simulator.callers import get_backend
+    name = current_app.config["CALLER_BACKEND"]
+    opts = current_app.config.get("CALLER_OPTIONS") or {}
+    return _cached(("backend", name, tuple(sorted(opts.items()))), lambda: get_backend(name, **opts))
+
+
+def persona(store, persona_id: str, version: int):
+    """A stored persona version, parsed once per process."""
+    from simulator.personas import parse_persona_text
+
+    def build():
+        row = store.get_persona(persona_id, version)
+        if row is None:
+            abort(404)
+        return parse_persona_text(row["yaml"], source=f"{persona_id} v{version}")
+    return _cached(("persona", persona_id, version), build)
+
+
+class Collector:
+    """A session sink that remembers each turn's findings until they are written."""
+
+    def __init__(self):
+        self.findings: dict[int, list] = {}
+
+    def on_findings(self, index, findings):
+        self.findings.setdefault(index, []).extend(findings)
+
+
+def start(store, user: dict, persona_row: dict, mode: str, assignment_id=None) -> str:
+    """Create a call in the store (state before the first caller line); return its id."""
+    p = persona(store, persona_row["persona_id"], persona_row["version"])
+    be, book = backend(), phrasebook()
+    s = CallSession(p, be, book, mode=mode, agent_name=user["name"])
+    return store.create_session(user["id"], p.id, persona_row["version"], mode=mode,
+                                backend=getattr(be, "name", "scripted"), assignment_id=assignment_id,
+                                state=s.state(), phrasebook_version=book.version)
+
+
+def load(store, row: dict):
+    """(CallSession, Collector) rebuilt from the stored state."""
+    sink = Collector()
+    p = persona(store, row["persona_id"], row["persona_version"])
+    return CallSession(p, backend(), phrasebook(), state=row["state"], sink=sink), sink
+
+
+def save(store, row: dict, s: CallSession, sink: Collector, stored_count: int) -> None:
+    """Write the turns added since ``stored_count`` (each with its findings), then the report if over."""
+    with store.transaction():
+        for idx in range(stored_count, len(s.turns)):
+            store.append_turn(row["id"], idx, s.turns[idx], sink.findings.get(idx, ()), s.state())
+        if stored_count == len(s.turns):
+            store.save_state(row["id"], s.state())
+        if s.ended:
+            report = s.report()
+            if row.get("assignment_id"):
+                a = store.get_assignment(row["assignment_id"])
+                if a and a.get("pass_mark") is not None:
+                    report["pass_mark"] = a["pass_mark"]
+                    report["passed"] = bool(report["score"] >= a["pass_mark"] and not report.get("auto_fail"))
+            store.finish_session(row["id"], report, end_reason=s.end_reason.value, state=s.state())
+
+
+def try_lock(store, session_id: str, wait_s: float = 0.0) -> str | None:
+    """The call's lease token, waiting up to ``wait_s`` for another request to finish; else None."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        token = store.lock_call(session_id, current_app.config["CALL_LOCK_S"])
+        if token or time.monotonic() >= deadline:
+            return token
+        time.sleep(0.2)
+
+
+def unlock(store, session_id: str, token: str) -> None:
+    with contextlib.suppress(PeilianError):
+        store.unlock_call(session_id, token)
+
+
+@contextlib.contextmanager
+def locked(store, session_id: str, wait_s: float = 0.0):
+    """Hold the call's lease for the block; 409 when another request keeps it past ``wait_s``."""
+    token = try_lock(store, session_id, wait_s)
+    if not token:
+        abort(409, description="这通电话正在处理上一条操作，请稍候。")
+    try:
+        yield
+    finally:
+        unlock(store, session_id, token)
