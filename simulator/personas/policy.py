@@ -176,7 +176,7 @@ def react(p: Persona, st: CallerState, text: str, findings=(), reply_seconds=Non
         kind = k.CALM_DOWN
     elif not st.need_stated:
         kind = k.STATE_NEED
-    elif progress:
+    elif progress and k.ACCEPT in p.lines:
         kind = k.ACCEPT
     else:
         kind = k.NUISANCE if k.NUISANCE in p.lines else k.COMPLAIN

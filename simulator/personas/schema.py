@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from ..callers.base import INTENT_KINDS
 
@@ -35,6 +35,9 @@ def _check_regex(value: str) -> str:
     return value
 
 
+Pattern = Annotated[str, Field(min_length=1), AfterValidator(_check_regex)]
+
+
 class Caller(Strict):
     surname: Annotated[str, Field(min_length=1, max_length=4)]
     gender: Literal["male", "female"]
@@ -45,13 +48,8 @@ class Caller(Strict):
 class Fact(Strict):
     value: Text
     reveal: Literal["always", "when_asked"] = "when_asked"
-    ask_patterns: list[Annotated[str, Field(min_length=1)]] = []  # regexes; one must match the agent's reply
+    ask_patterns: list[Pattern] = []  # regexes; one must match the agent's reply
     say: str | None = None          # how the caller gives it, e.g. "我的账号是{value}。"
-
-    @field_validator("ask_patterns")
-    @classmethod
-    def _regex(cls, v):
-        return [_check_regex(p) for p in v]
 
     @model_validator(mode="after")
     def _askable(self):
@@ -155,12 +153,7 @@ IntentKind = Literal[INTENT_KINDS]  # type: ignore[valid-type]
 class SatisfiedWhen(Strict):
     facts: Literal["all"] | list[str] = "all"   # when_asked facts the caller must have given
     findings: list[str] = []    # rule globs or tags that must each have had an ``ok`` finding
-    said: list[Annotated[str, Field(min_length=1)]] = []  # regexes each matched by some agent reply
-
-    @field_validator("said")
-    @classmethod
-    def _regex(cls, v):
-        return [_check_regex(p) for p in v]
+    said: list[Pattern] = []    # regexes each matched by some agent reply
 
 
 class End(Strict):
