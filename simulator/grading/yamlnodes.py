@@ -27,7 +27,7 @@ class YSeq(list):
 
 def load(text: str, where: str):
     """Parse one YAML document with yaml.SafeLoader; duplicate keys are errors."""
-    loader = yaml.SafeLoader(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)   # libyaml when present: ~5x faster
     try:
         try:
             node = loader.get_single_node()
