@@ -90,6 +90,10 @@ class CallSession:
         if NON_SPEECH.match(intent.line):
             yield intent.line
             result.update(text=intent.line, backend="scripted")
+        elif getattr(self.backend, "name", None) == "scripted":
+            # the engine's own line: nothing generated, so nothing to validate
+            yield from self.backend.voice(self.persona, intent, self._history())
+            result.update(text=intent.line, backend="scripted")
         else:
             yield from self._voice(intent, result)
         self._pending = None

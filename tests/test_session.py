@@ -302,3 +302,26 @@ def test_same_seed_same_call_and_lines_vary(book):
     assert len({tuple(c) for c in calls[1:]}) > 1
     for c in calls:
         assert all(a != b for a, b in zip(c, c[1:])), c  # never the same line twice in a row
+
+
+class Canned:
+    """A stand-in model backend that 'generates' a fixed line."""
+    name = "openai"
+
+    def __init__(self, text):
+        self.text = text
+
+    def voice(self, persona, intent, history):
+        yield from (self.text[i:i + 2] for i in range(0, len(self.text), 2))
+
+
+def test_generated_lines_are_validated_before_the_trainee_sees_them(book):
+    persona = find_persona("angry-broadband")
+    bad = CallSession(persona, Canned("您好，星海宽带，请问有什么可以帮您？"), book, clock=ticking())
+    line = bad.state()["pending"]["line"]
+    assert "".join(bad.caller_turn()) == line
+    assert bad.turns[-1]["backend"] == "fallback"
+    good_text = "喂，我家宽带断了整整三天了，你们到底管不管？"
+    good = CallSession(persona, Canned(good_text), book, clock=ticking())
+    assert "".join(good.caller_turn()) == good_text
+    assert good.turns[-1]["backend"] == "openai" and good.turns[-1]["text"] == good_text

@@ -47,16 +47,15 @@ def get_backend(name: str = "scripted", **opts) -> CallerBackend:
     opts = {k: v for k, v in opts.items() if v is not None}
     if name == "scripted":
         return ScriptedBackend(seed=opts.get("seed"))
-    if name == "auto":
+    if name == "auto":  # the best installed model (models.best_installed), else the scripted caller
         try:
             from ..models import best_installed
-            best = best_installed()
-        except (ImportError, AttributeError):
-            best = None
-        if not best:
+            best, best_opts = best_installed()
+        except (ImportError, AttributeError, ValueError, TypeError):
+            best, best_opts = "scripted", {}
+        if best == "scripted":
             return ScriptedBackend(seed=opts.get("seed"))
-        opts.setdefault("model", best if isinstance(best, str) else getattr(best, "size", None) or str(best))
-        return _model_backend("transformers", opts)
+        return _model_backend(best, {**best_opts, **opts})
     if name in _MODULES:
         return _model_backend(name, opts)
     raise CallerError(f"unknown caller backend '{name}' (choose from {', '.join(BACKENDS)})")
