@@ -76,6 +76,7 @@ def test_forbidden_similar_is_fuzzy(tmp_path):
     assert verdicts(found) == ["violation"]
     check_spans(found, {1: "不行，这是公司规定的。"})
     assert agent(book, "我帮您查一下公司的套餐。") == []
+    assert agent(book, "规定。") == []            # a short reply inside the phrase is not the phrase
 
 
 # ---- required ---------------------------------------------------------------------------------

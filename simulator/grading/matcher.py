@@ -96,7 +96,8 @@ class Matcher:
                 if not bare.text:
                     break
                 al = fuzz.partial_ratio_alignment(phrase, bare.text, score_cutoff=self.threshold)
-                if al is not None and al.dest_end > al.dest_start:
+                # a short reply inside the phrase scores 100 too: the matched text must be most of it
+                if al is not None and al.dest_end - al.dest_start >= 0.75 * len(phrase):
                     s, e = bare.span(al.dest_start, al.dest_end)
                     hits.append(Hit(s, e, base + k))
         if len(hits) > 1:
