@@ -238,3 +238,21 @@ def test_format_text(book):
     assert text.startswith("得分 Score: ")
     assert "「这是公司的规定」" in text and "标准用语" in text and "000_38188eab8a3aad00.txt 「原文」" in text
     assert "第 10 句" in text and "礼貌" in text
+
+
+@pytest.fixture(scope="module")
+def builtin():
+    return load_phrasebook()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["caller", "agent"]), st.sampled_from(LINES)), max_size=12),
+       st.booleans(), st.sampled_from(["phone", "chat"]))
+def test_live_equals_grade_on_the_builtin_phrasebook(builtin, turns, excerpt, channel):
+    t = tr.from_dict({"turns": [{"role": r, "text": x} for r, x in turns], "excerpt": excerpt,
+                      "channel": channel, "company": "星海宽带"})
+    rep = grade(t, builtin)
+    assert live_report(builtin, t) == rep
+    for f in rep["findings"]:
+        if f["span"] is not None:
+            assert t.turns[f["turn"]].text[f["span"][0]:f["span"][1]] == f["evidence"]
