@@ -125,6 +125,16 @@ def test_after_agent_is_the_next_agent_turn(book):
     assert [r for r in rules_of(grade(c, book)) if r[1] == "hold.thanks-after"] == [(3, "hold.thanks-after", "missing")]
 
 
+def test_unless_agent_skips_matching_replies(tmp_path):
+    rule = {**BASE, "id": "silent.greet", "dimension": "流程", "check": {"op": "required", "any": ["您好"]},
+            "when": {"after_caller": ["（无声）"], "unless_agent": ["^（挂机）$"]}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump([rule], allow_unicode=True), encoding="utf-8")
+    b = load_phrasebook(tmp_path)
+    c = call(("caller", "（无声）"), ("agent", "您好？"), ("caller", "（无声）"), ("agent", "（挂机）"),
+             ("caller", "（无声）"), ("agent", "喂？（挂机）"))
+    assert rules_of(grade(c, b)) == [(1, "silent.greet", "ok"), (5, "silent.greet", "missing")]
+
+
 def test_excerpt_skips_whole_call_rules_only(book):
     part = call(("caller", "那你们怎么处理？"), ("agent", "这是规定。"), ("caller", "什么？"), ("agent", "好像，可能。"))
     whole = {r[1] for r in rules_of(grade(part, book))}

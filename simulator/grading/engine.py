@@ -131,6 +131,8 @@ class LiveGrader:
             return False
         if "unless_after_caller" in when and after_caller and ctx.hits(when["unless_after_caller"], i - 1):
             return False
+        if "unless_agent" in when and ctx.hits(when["unless_agent"], i):
+            return False
         if "after_agent" in when:
             j = ctx.prev_agent(i)
             if j is None or not ctx.hits(when["after_agent"], j):

@@ -20,7 +20,8 @@ META_KEYS = {"name", "version", "pass_mark", "dimensions", "deductions", "auto_f
 RULE_KEYS = {"id", "title", "scenarios", "channels", "dimension", "severity", "tags", "message", "suggestion",
              "source", "whole_call", "when", "check", "example_context", "example_company", "examples", "notes"}
 REQUIRED_KEYS = ("id", "dimension", "severity", "message", "source", "check")
-WHEN_KEYS = {"turn", "after_caller", "after_agent", "call_has", "unless_after_caller", "unless_call_has"}
+WHEN_KEYS = {"turn", "after_caller", "after_agent", "call_has", "unless_after_caller", "unless_call_has",
+             "unless_agent"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
 
 
