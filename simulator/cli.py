@@ -57,7 +57,7 @@ def grade(file, fmt, jsonl, phrasebook_path):
         raise BadInput(str(e)) from None
     data = _read_input(file)
     if jsonl:
-        for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        for n, line in enumerate(data.split(b"\n"), 1):  # bytes: a bad line is an error on its own line
             if not line.strip():
                 continue
             try:

@@ -107,6 +107,13 @@ def test_jsonl_grades_each_line_and_reports_bad_ones(book):
     assert out[3] == {"error": "line 4: turn 0 has role 'robot'; it must be \"caller\" or \"agent\""}
 
 
+def test_jsonl_bad_utf8_line_does_not_spoil_the_others(book):
+    data = json.dumps(call("这是规定。")).encode() + b"\n\xff{}\r\n\n" + json.dumps(call("好的。")).encode()
+    r = run("--jsonl", "-", "--phrasebook", book, input=data)
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [o.get("score", o.get("error")) for o in out] == [92, "line 2: transcript is not UTF-8 text (byte 0)", 100]
+
+
 def test_real_subprocess():
     exe = Path(sys.prefix) / "bin" / "peilian"
     if not exe.exists():
