@@ -112,7 +112,7 @@ def test_good_persona_loads_and_round_trips_through_yaml(tmp_path):
     assert again == p
 
 
-@pytest.mark.parametrize("path", SHIPPED[:3], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_persona_round_trips(path):
     p = load_persona(path)
     assert parse_persona_text(p.to_yaml()) == p
@@ -136,6 +136,18 @@ def test_unknown_top_level_key(tmp_path):
 def test_bad_rule_reference_names_the_line(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace('rule: "opening.*"', "rule: forbiden.x"))
     assert errs == ["p.yaml:19: mood.triggers[1].rule: unknown rule 'forbiden.x' (no such phrasebook rule)"]
+
+
+def test_reference_errors_are_reported_with_schema_errors(tmp_path):
+    text = GOOD.replace('rule: "opening.*"', "rule: forbiden.x").replace("start: 5", "start: 11")
+    assert errors_for(tmp_path, text) == [
+        "p.yaml:16: mood.start: Input should be less than or equal to 10",
+        "p.yaml:19: mood.triggers[1].rule: unknown rule 'forbiden.x' (no such phrasebook rule)"]
+
+
+def test_unknown_scenario(tmp_path):
+    errs = errors_for(tmp_path, GOOD.replace("scenarios: [angry]", "scenarios: [angry, angery]"))
+    assert len(errs) == 1 and errs[0].startswith("p.yaml:5: scenarios[1]: unknown scenario 'angery' (phrasebook scenarios: ")
 
 
 def test_bad_tag_reference(tmp_path):

@@ -17,9 +17,8 @@ from pydantic import ValidationError
 
 from ..errors import PeilianError, PersonaError
 from .schema import Persona
+from .yamlsafe import MAX_BYTES, compose, line_of, node_at, path_text
 
-MAX_BYTES = 64 * 1024
-MAX_DEPTH = 12
 REPO_PERSONAS = Path(__file__).resolve().parents[2] / "personas"
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # The stable rule ids and tags of docs/INTERNALS.md: used when the phrasebook cannot be loaded.
@@ -28,116 +27,6 @@ STABLE_RULES = ("opening.greeting", "surname.ask", "surname.use", "closing.ask-m
                 "dialect.request-mandarin", "wrong-number.standard", "nuisance.hotline-sentence",
                 "price.no-quote", "confidential.no-contact", "apology.standard")
 STABLE_TAGS = ("rude", "soothing", "closing", "opening", "hold", "confidential", "price", "line-problem", "slow")
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: ``on:``/``no``/``yes`` stay strings (``on`` is a trigger key)."""
-
-
-_Loader.yaml_implicit_resolvers = {k: [(t, r) for t, r in v if t != "tag:yaml.org,2002:bool"]
-                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-for _first in "tTfF":
-    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(
-        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")))
-
-_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
-
-
-def _line(mark) -> int:
-    return mark.line + 1
-
-
-def _compose(text: str, source: str):
-    """Parse YAML into a node tree, refusing tags, anchors, aliases, duplicate keys and deep nesting."""
-    if len(text.encode("utf-8")) > MAX_BYTES:
-        raise PersonaError(f"{source}: persona file is too large (the limit is {MAX_BYTES // 1024} KB)")
-    loader = _Loader(text)
-    try:
-        depth = 0
-        for ev in iter(loader.peek_event, None):
-            if isinstance(ev, yaml.StreamEndEvent):
-                break
-            if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
-                raise PersonaError(f"{source}:{_line(ev.start_mark)}: anchors and aliases (& and *) are not allowed")
-            tag = getattr(ev, "tag", None)
-            if tag and tag not in _PLAIN_TAGS and tag != "!":
-                raise PersonaError(f"{source}:{_line(ev.start_mark)}: YAML tags such as {tag} are not allowed")
-            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise PersonaError(f"{source}:{_line(ev.start_mark)}: nested too deeply (the limit is {MAX_DEPTH})")
-            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-            loader.get_event()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f":{_line(mark)}" if mark else ""
-        raise PersonaError(f"{source}{where}: invalid YAML: {e.problem or e.context}") from None
-    finally:
-        loader.dispose()
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise PersonaError(f"{source}: the file is empty")
-        _check_keys(node, source)
-        return node, loader.construct_document(node)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise PersonaError(f"{source}:{_line(mark) if mark else '?'}: invalid YAML: {e.problem or e.context}") from None
-    finally:
-        loader.dispose()
-
-
-def _check_keys(node, source):
-    if isinstance(node, yaml.MappingNode):
-        seen = set()
-        for k, v in node.value:
-            if not isinstance(k, yaml.ScalarNode):
-                raise PersonaError(f"{source}:{_line(k.start_mark)}: keys must be plain words")
-            if k.value in seen:
-                raise PersonaError(f"{source}:{_line(k.start_mark)}: duplicate key '{k.value}'")
-            seen.add(k.value)
-            _check_keys(v, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_keys(item, source)
-
-
-def _node_at(root, loc):
-    """Follow a pydantic error location through the YAML nodes; return (node to point at, path parts)."""
-    node, at, parts, key_node = root, root, [], None
-    for part in loc:
-        if part == "[key]":
-            at = key_node or at
-            continue
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            match = next(((k, v) for k, v in node.value if k.value == part), None)
-            if match:
-                key_node, node = match
-                at = key_node
-                parts.append(part)
-                continue
-            if any(k.value == "on" and v.value == part for k, v in node.value):
-                continue  # the union tag of a trigger (its ``on``), not a key
-            parts.append(part)  # a missing key: point at the mapping that lacks it
-            break
-        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = at = node.value[part]
-            parts.append(part)
-        elif isinstance(part, str):
-            continue  # a union branch name such as "list[str]", not a YAML key
-        else:
-            parts.append(part)
-            break
-    return at, parts
-
-
-def _path(parts) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top)"
 
 
 def _message(err: dict) -> str:
@@ -151,9 +40,9 @@ def _message(err: dict) -> str:
 
 
 def _format(source, root, loc, msg) -> tuple[int, str]:
-    node, parts = _node_at(root, loc)
-    line = _line(node.start_mark)
-    return line, f"{source}:{line}: {_path(parts)}: {msg}"
+    node, parts = node_at(root, loc)
+    line = line_of(node.start_mark)
+    return line, f"{source}:{line}: {path_text(parts)}: {msg}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -167,7 +56,8 @@ def _references():
         for r in rules:
             tags.update((r.get("tags") if isinstance(r, dict) else getattr(r, "tags", None)) or ())
         # the stable ids and tags are a contract (docs/INTERNALS.md): accept them even before the book has them
-        return set(book.rule_ids()) | set(STABLE_RULES), tags | set(STABLE_TAGS), set(book.scenarios) or None
+        scenarios = set(getattr(book, "known_scenarios", ()) or ()) | set(book.scenarios)
+        return set(book.rule_ids()) | set(STABLE_RULES), tags | set(STABLE_TAGS), scenarios or None
     except (ImportError, PeilianError, AttributeError, TypeError):
         return set(STABLE_RULES), set(STABLE_TAGS), None
 
@@ -176,24 +66,39 @@ def _ref_matches(ref: str, rule_ids, tags) -> bool:
     return ref in tags or any(fnmatch.fnmatchcase(r, ref) for r in rule_ids)
 
 
-def _semantic_errors(p: Persona) -> list[tuple[tuple, str]]:
-    """Cross-field checks pydantic cannot do alone: references to the phrasebook and to facts."""
+def _reference_errors(data: dict) -> list[tuple[tuple, str]]:
+    """Phrasebook references (scenarios, trigger rules and tags, satisfied_when.findings), from the raw
+    data so they are reported even when other keys are broken."""
     rule_ids, tags, scenarios = _references()
     errs = []
-    if scenarios is not None:
-        for i, s in enumerate(p.scenarios):
-            if s not in scenarios:
+    raw = data.get("scenarios")
+    if scenarios is not None and isinstance(raw, list):
+        for i, s in enumerate(raw):
+            if isinstance(s, str) and s not in scenarios:
                 errs.append((("scenarios", i), f"unknown scenario '{s}' (phrasebook scenarios: {', '.join(sorted(scenarios))})"))
-    for i, t in enumerate(p.mood.triggers):
-        if t.on == "finding":
-            if t.rule is not None and not any(fnmatch.fnmatchcase(r, t.rule) for r in rule_ids):
-                errs.append((("mood", "triggers", i, "rule"), f"unknown rule '{t.rule}' (no such phrasebook rule)"))
-            if t.tag is not None and t.tag not in tags:
-                errs.append((("mood", "triggers", i, "tag"), f"unknown tag '{t.tag}' (no phrasebook rule has it)"))
-    sw = p.end.satisfied_when
-    for i, ref in enumerate(sw.findings):
-        if not _ref_matches(ref, rule_ids, tags):
+    mood = data.get("mood")
+    triggers = mood.get("triggers") if isinstance(mood, dict) else None
+    for i, t in enumerate(triggers if isinstance(triggers, list) else ()):
+        if not isinstance(t, dict) or t.get("on") != "finding":
+            continue
+        rule, tag = t.get("rule"), t.get("tag")
+        if isinstance(rule, str) and not any(fnmatch.fnmatchcase(r, rule) for r in rule_ids):
+            errs.append((("mood", "triggers", i, "rule"), f"unknown rule '{rule}' (no such phrasebook rule)"))
+        if isinstance(tag, str) and tag not in tags:
+            errs.append((("mood", "triggers", i, "tag"), f"unknown tag '{tag}' (no phrasebook rule has it)"))
+    end = data.get("end")
+    sw = end.get("satisfied_when") if isinstance(end, dict) else None
+    refs = sw.get("findings") if isinstance(sw, dict) else None
+    for i, ref in enumerate(refs if isinstance(refs, list) else ()):
+        if isinstance(ref, str) and not _ref_matches(ref, rule_ids, tags):
             errs.append((("end", "satisfied_when", "findings", i), f"unknown rule or tag '{ref}' (no such phrasebook rule)"))
+    return errs
+
+
+def _semantic_errors(p: Persona) -> list[tuple[tuple, str]]:
+    """Cross-field checks pydantic cannot do alone: references to facts, placeholders, thresholds."""
+    errs = []
+    sw = p.end.satisfied_when
     if isinstance(sw.facts, list):
         for i, k in enumerate(sw.facts):
             if k not in p.facts:
@@ -222,19 +127,20 @@ def _semantic_errors(p: Persona) -> list[tuple[tuple, str]]:
 
 def _validate(node, data, source) -> tuple[Persona | None, list[str]]:
     if not isinstance(data, dict):
-        return None, [f"{source}:{_line(node.start_mark)}: a persona must be a mapping of keys (id, title, …)"]
+        return None, [f"{source}:{line_of(node.start_mark)}: a persona must be a mapping of keys (id, title, …)"]
+    errs = {_format(source, node, loc, msg) for loc, msg in _reference_errors(data)}
     try:
         persona = Persona.model_validate(data)
     except ValidationError as e:
-        errs = {_format(source, node, err["loc"], _message(err)) for err in e.errors()}
+        errs |= {_format(source, node, err["loc"], _message(err)) for err in e.errors()}
         return None, [text for _, text in sorted(errs)]
-    return persona, [text for _, text in sorted(_format(source, node, loc, msg)
-                                                for loc, msg in _semantic_errors(persona))]
+    errs |= {_format(source, node, loc, msg) for loc, msg in _semantic_errors(persona)}
+    return (None if errs else persona), [text for _, text in sorted(errs)]
 
 
 def _errors_of(text: str, source: str) -> tuple[Persona | None, list[str]]:
     try:
-        node, data = _compose(text, source)
+        node, data = compose(text, source)
     except PersonaError as e:
         return None, [str(e)]
     return _validate(node, data, source)

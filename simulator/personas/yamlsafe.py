@@ -1,0 +1,125 @@
+"""Safe YAML for hand-written persona files: a node tree with line marks, no tags, anchors or bombs.
+
+``compose`` returns the node tree (for mapping error locations to lines) and the plain data.
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from ..errors import PersonaError
+
+MAX_BYTES = 64 * 1024
+MAX_DEPTH = 12
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: ``on:``/``no``/``yes`` stay strings (``on`` is a trigger key)."""
+
+
+_Loader.yaml_implicit_resolvers = {k: [(t, r) for t, r in v if t != "tag:yaml.org,2002:bool"]
+                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _first in "tTfF":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(
+        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")))
+
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+
+
+def line_of(mark) -> int:
+    return mark.line + 1
+
+
+def compose(text: str, source: str):
+    """Parse YAML into a node tree, refusing tags, anchors, aliases, duplicate keys and deep nesting."""
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise PersonaError(f"{source}: persona file is too large (the limit is {MAX_BYTES // 1024} KB)")
+    loader = _Loader(text)
+    try:
+        depth = 0
+        for ev in iter(loader.peek_event, None):
+            if isinstance(ev, yaml.StreamEndEvent):
+                break
+            if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
+                raise PersonaError(f"{source}:{line_of(ev.start_mark)}: anchors and aliases (& and *) are not allowed")
+            tag = getattr(ev, "tag", None)
+            if tag and tag not in _PLAIN_TAGS and tag != "!":
+                raise PersonaError(f"{source}:{line_of(ev.start_mark)}: YAML tags such as {tag} are not allowed")
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise PersonaError(f"{source}:{line_of(ev.start_mark)}: nested too deeply (the limit is {MAX_DEPTH})")
+            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            loader.get_event()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f":{line_of(mark)}" if mark else ""
+        raise PersonaError(f"{source}{where}: invalid YAML: {e.problem or e.context}") from None
+    finally:
+        loader.dispose()
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise PersonaError(f"{source}: the file is empty")
+        _check_keys(node, source)
+        return node, loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise PersonaError(f"{source}:{line_of(mark) if mark else '?'}: invalid YAML: {e.problem or e.context}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_keys(node, source):
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                raise PersonaError(f"{source}:{line_of(k.start_mark)}: keys must be plain words")
+            if k.value in seen:
+                raise PersonaError(f"{source}:{line_of(k.start_mark)}: duplicate key '{k.value}'")
+            seen.add(k.value)
+            _check_keys(v, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_keys(item, source)
+
+
+def node_at(root, loc):
+    """Follow a pydantic error location through the YAML nodes; return (node to point at, path parts)."""
+    node, at, parts, key_node = root, root, [], None
+    for part in loc:
+        if part == "[key]":
+            at = key_node or at
+            continue
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match:
+                key_node, node = match
+                at = key_node
+                parts.append(part)
+                continue
+            if any(k.value == "on" and v.value == part for k, v in node.value):
+                continue  # the union tag of a trigger (its ``on``), not a key
+            parts.append(part)  # a missing key: point at the mapping that lacks it
+            break
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = at = node.value[part]
+            parts.append(part)
+        elif isinstance(part, str):
+            continue  # a union branch name such as "list[str]", not a YAML key
+        else:
+            parts.append(part)
+            break
+    return at, parts
+
+
+def path_text(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top)"
