@@ -86,6 +86,7 @@ def dimension_lines(history: list[dict], width=640, height=220) -> Markup:
                for i, h in enumerate(history) if name in h["dims"]]
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" '
                      f'points="{" ".join(f"{_n(x)},{_n(y)}" for x, y in pts)}"/>')
+        parts += [f'<circle cx="{_n(x)}" cy="{_n(y)}" r="3" fill="{color}"/>' for x, y in pts]
         lx = pad + k * 90
         parts.append(f'<rect x="{lx}" y="4" width="12" height="12" fill="{color}"/>'
                      f'<text x="{lx + 16}" y="14">{escape(name)}</text>')
