@@ -59,6 +59,8 @@ class Matcher:
         self.negators = [fold(n) for n in negated_by]
         self.window = negation_window
         self._compiled: dict = {}
+        self._by_company = any(COMPANY in rx for rx in self._rx)
+        self._regexes(None)                               # precompile at load time
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -78,6 +80,8 @@ class Matcher:
 
     def raw(self, norm: Norm, company: str | None = None) -> list[Hit]:
         """All hits before filtering, ordered by position."""
+        if not self._by_company:
+            company = None                                # one compiled form serves every company
         rx, rx_bare = self._compiled.get(company) or self._regexes(company)
         if not self.similar and rx_bare is None and (rx is None or rx.search(norm.full.text) is None):
             return []                                    # the common case: no hit, one regex search
