@@ -161,7 +161,7 @@ def test_add_turn_returns_this_turns_findings_and_validates(book):
     got = live.add_turn({"role": "agent", "text": "这是规定。", "at": 5.0})
     assert {(f["turn"], f["rule"], f["verdict"]) for f in got} == {
         (1, "opening.greeting", "missing"), (1, "forbidden.rule", "violation"), (1, "response.slow", "violation")}
-    with pytest.raises(TranscriptError, match="role"):
+    with pytest.raises(TranscriptError, match="^turn 2 has role 'boss'"):
         live.add_turn({"role": "boss", "text": "hi"})
 
 

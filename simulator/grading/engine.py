@@ -180,7 +180,10 @@ def _as_turn(turn, index) -> Turn:
     if isinstance(turn, Turn):
         return turn
     if isinstance(turn, dict):
-        return from_dict({"turns": [turn]}).turns[0]
+        try:
+            return from_dict({"turns": [turn]}).turns[0]
+        except TranscriptError as e:  # say which turn of the call, not of the one-turn check
+            raise TranscriptError(str(e).replace("turn 0", f"turn {index}", 1)) from None
     raise TranscriptError(f"turn {index} must be a Turn or an object with \"role\" and \"text\"")
 
 
