@@ -155,6 +155,18 @@ def test_final_false_leaves_out_end_of_call_rules(book):
     assert {f["rule"] for f in live.report(final=False)["findings"]} == partial
 
 
+def test_final_report_is_repeatable(tmp_path):
+    rule = {**BASE, "id": "closing.ask", "dimension": "流程", "when": {"turn": "last"},
+            "check": {"op": "sequence", "first": ["还有其他问题吗"], "then": ["再见"]}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump([rule], allow_unicode=True), encoding="utf-8")
+    live = LiveGrader(load_phrasebook(tmp_path))
+    for t in GOOD["turns"]:
+        live.add_turn(t)
+    first = live.report(final=True)
+    assert [(f["turn"], f["verdict"]) for f in first["findings"]] == [(6, "ok")]
+    assert live.report(final=True) == first
+
+
 def test_add_turn_returns_this_turns_findings_and_validates(book):
     live = LiveGrader(book, company="星海宽带")
     assert live.add_turn(tr.Turn("caller", "喂？", at=0.0)) == []

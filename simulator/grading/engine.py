@@ -48,6 +48,9 @@ class CallContext:
         """Per-call memory an operator may keep for a rule (e.g. what it already reported)."""
         return self._state.setdefault(rule.id, {})
 
+    def reset_state(self, rule) -> None:
+        self._state.pop(rule.id, None)
+
     def hits(self, matcher, i) -> list[Hit]:
         key = (id(matcher), i)
         got = self._cache.get(key)
@@ -158,6 +161,7 @@ class LiveGrader:
             else:
                 scope = agents
             scope = [i for i in scope if self._in_scope(r, i, final=True)]
+            ctx.reset_state(r)           # end-of-call rules start afresh each time a report is asked for
             out.extend(r.op.fn(scope, r, ctx))
         return out
 
