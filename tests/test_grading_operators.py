@@ -151,6 +151,16 @@ def test_response_time(tmp_path):
     assert [(f["turn"], f["evidence"], f["span"]) for f in found] == [(1, "用时 5.2 秒", None)]
 
 
+def test_response_time_since_any_turn(tmp_path):
+    book = make_book(tmp_path, {"check": {"op": "response_time", "seconds": 30, "since": "any"}})
+    turns = [{"role": "caller", "text": "查一下。", "at": 0.0}, {"role": "agent", "text": "请稍等。（保持）", "at": 2.0},
+             {"role": "agent", "text": "查到了。", "at": 40.0}]
+    found = grade({"turns": turns}, book)["findings"]
+    assert [(f["turn"], f["evidence"]) for f in found] == [(2, "用时 38.0 秒")]
+    book = make_book(tmp_path, {"check": {"op": "response_time", "seconds": 30}})
+    assert grade({"turns": turns}, book)["findings"] == []
+
+
 # ---- sequence ---------------------------------------------------------------------------------
 
 def test_sequence(tmp_path):

@@ -144,17 +144,20 @@ def count(turns, rule, ctx):
 # ---- response_time --------------------------------------------------------------------------
 
 def _prep_time(check, c):
-    return {"seconds": c.number(check, "seconds", None, 0, 3600, required=True)}
+    since = check.get("since", "caller")
+    if since not in ("caller", "any"):
+        c.fail(check, "since", "'since' must be caller or any")
+    return {"seconds": c.number(check, "seconds", None, 0, 3600, required=True), "since": since}
 
 
-@operator("response_time", keys={"seconds"}, prepare=_prep_time)
+@operator("response_time", keys={"seconds", "since"}, prepare=_prep_time)
 def response_time(turns, rule, ctx):
-    limit = rule.compiled["seconds"]
+    limit, any_role = rule.compiled["seconds"], rule.compiled["since"] == "any"
     for i in turns:
         if i == 0:
             continue
         prev, cur = ctx.turns[i - 1], ctx.turns[i]
-        if prev.role != "caller" or prev.at is None or cur.at is None:
+        if (prev.role != "caller" and not any_role) or prev.at is None or cur.at is None:
             continue
         gap = cur.at - prev.at
         if gap > limit:
