@@ -112,6 +112,15 @@ def test_required_at_least_and_negated_by(tmp_path):
     assert agent(book, "非常抱歉。", caller="我想查话费。") == []   # not after a complaint: nothing
 
 
+def test_required_ignore_punct(tmp_path):
+    book = make_book(tmp_path, {"when": {"turn": "first"}, "check": {"op": "required", "phrases": ["您好星海宽带"]}},
+                     {"when": {"turn": "first"},
+                      "check": {"op": "required", "phrases": ["您好星海宽带"], "ignore_punct": True}})
+    assert verdicts(agent(book, "您好，星海宽带！")) == ["missing"]
+    ok = agent(book, "您好，星海宽带！", rule="t.r1")
+    assert verdicts(ok) == ["ok"] and ok[0]["evidence"] == "您好，星海宽带"
+
+
 # ---- count ------------------------------------------------------------------------------------
 
 def test_count_min(tmp_path):
