@@ -80,7 +80,6 @@ class Phrasebook:
         return {s for r in self.rules for s in r.scenarios if s != "all"}
 
 
-
 def load_phrasebook(path=None) -> Phrasebook:
     """Load a phrasebook directory (every *.yaml, plus _meta.yaml) or one rule file; None = built-in."""
     p = Path(path) if path is not None else BUILTIN
