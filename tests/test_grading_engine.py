@@ -278,3 +278,10 @@ def test_live_equals_grade_on_the_builtin_phrasebook(builtin, turns, excerpt, ch
     for f in rep["findings"]:
         if f["span"] is not None:
             assert t.turns[f["turn"]].text[f["span"][0]:f["span"][1]] == f["evidence"]
+
+
+def test_format_text_marks_auto_fail(book):
+    rep = grade(call(("caller", "喂？"), ("agent", "神经病。")), book)
+    text = format_text(rep)
+    assert "未通过 FAIL（一票否决 auto-fail）" in text.splitlines()[0]
+    assert "✗ 违规 violation · critical · 礼貌 · forbidden.insult [第 1 句 turn 1]" in text
