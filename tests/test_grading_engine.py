@@ -135,6 +135,23 @@ def test_unless_agent_skips_matching_replies(tmp_path):
     assert rules_of(grade(c, b)) == [(1, "silent.greet", "ok"), (5, "silent.greet", "missing")]
 
 
+def test_first_and_last_skip_unless_agent_turns(tmp_path):
+    rules = [{**BASE, "id": "closing.thanks", "dimension": "流程", "check": {"op": "required", "any": ["感谢"]},
+              "when": {"turn": "last", "unless_agent": ["^（挂机）$"]}},
+             {**BASE, "id": "opening.hello", "dimension": "流程", "check": {"op": "required", "any": ["您好"]},
+              "when": {"turn": "first", "unless_agent": ["^（保持）$"]}}]
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    b = load_phrasebook(tmp_path)
+    c = call(("caller", "喂"), ("agent", "（保持）"), ("agent", "您好。"), ("caller", "再见"),
+             ("agent", "感谢来电，再见。"), ("agent", "（挂机）"))
+    assert rules_of(grade(c, b)) == [(2, "opening.hello", "ok"), (4, "closing.thanks", "ok")]
+    c["turns"][4]["text"] = "再见。"
+    assert rules_of(grade(c, b)) == [(2, "opening.hello", "ok"), (4, "closing.thanks", "missing")]
+    live = LiveGrader(b)
+    assert live.add_turn(c["turns"][0]) == live.add_turn(c["turns"][1]) == []
+    assert [f["rule"] for f in live.add_turn(c["turns"][2])] == ["opening.hello"]
+
+
 def test_excerpt_skips_whole_call_rules_only(book):
     part = call(("caller", "那你们怎么处理？"), ("agent", "这是规定。"), ("caller", "什么？"), ("agent", "好像，可能。"))
     whole = {r[1] for r in rules_of(grade(part, book))}

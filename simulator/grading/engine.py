@@ -100,6 +100,7 @@ class LiveGrader:
         self._watch = {id(r.when[k]): (r.when[k], k == "call_has") for r in rules
                        for k in ("call_has", "unless_call_has") if k in r.when}
         self._seen_at: dict = {}
+        self._first_done: set = set()    # ids of turn-first rules whose first agent turn has passed
         self._findings: list[dict] = []
 
     @property
@@ -116,13 +117,21 @@ class LiveGrader:
                 self._seen_at[key] = i
         if turn.role == "caller":
             return []
-        rules = self._first + self._live if len(ctx.agent_idx) == 1 else self._live
         out = []
-        for r in rules:
+        for r in self._first:
+            if r.id not in self._first_done and self._countable(r, i):
+                self._first_done.add(r.id)
+                if self._in_scope(r, i):
+                    out.extend(r.op.fn([i], r, ctx))
+        for r in self._live:
             if self._in_scope(r, i):
                 out.extend(r.op.fn([i], r, ctx))
         self._findings.extend(out)
         return out
+
+    def _countable(self, rule, i) -> bool:
+        """Whether agent turn i counts as a turn for this rule at all (``unless_agent`` skips it)."""
+        return "unless_agent" not in rule.when or not self.ctx.hits(rule.when["unless_agent"], i)
 
     def _in_scope(self, rule, i, final=False) -> bool:
         ctx, when = self.ctx, rule.when
@@ -134,7 +143,7 @@ class LiveGrader:
             return False
         if "unless_after_caller" in when and after_caller and ctx.hits(when["unless_after_caller"], i - 1):
             return False
-        if "unless_agent" in when and ctx.hits(when["unless_agent"], i):
+        if not self._countable(rule, i):
             return False
         if "after_agent" in when:
             j = ctx.prev_agent(i)
@@ -152,14 +161,9 @@ class LiveGrader:
 
     def _final_findings(self) -> list[dict]:
         ctx, out = self.ctx, []
-        agents = ctx.agent_idx
         for r in self._final:
-            if r.turn == "last":
-                scope = agents[-1:]
-            elif r.turn == "first":
-                scope = agents[:1]
-            else:
-                scope = agents
+            agents = [i for i in ctx.agent_idx if self._countable(r, i)]
+            scope = agents[-1:] if r.turn == "last" else agents[:1] if r.turn == "first" else agents
             scope = [i for i in scope if self._in_scope(r, i, final=True)]
             ctx.reset_state(r)           # end-of-call rules start afresh each time a report is asked for
             out.extend(r.op.fn(scope, r, ctx))
