@@ -41,6 +41,8 @@ def standard_replies(persona) -> list[str]:
     if "noisy" in s:
         return [greet, "对不起，电话杂音太大，请您重新拨打一下好吗？", "好的，感谢您的来电，再见。"]
     replies = [greet]
+    if "volume-complaint" in s:
+        replies.append("非常抱歉！您看这样可以了吗？")
     if "low-volume" in s:
         replies.append("对不起，您的电话声音太小，请您大点声好吗？")
     if "dialect" in s:
@@ -49,8 +51,13 @@ def standard_replies(persona) -> list[str]:
     for key, fact in persona.facts.items():
         if fact.reveal == "when_asked":
             replies.append(f"{a}，请问您的{fact_label(fact.ask_patterns[0])}是？")
-    solution = next(text for scen, text in SOLUTIONS if scen in s or not scen)
-    replies += [solution.format(address_as=a), f"{a}，请问您还有其他问题吗？", bye]
+    if "hold" in s:
+        replies += ["请您稍等，我帮您查询一下。", "（保持）",
+                    f"感谢您的耐心等待，{a}，查到了，多出的费用是因为上个月开通了来电显示功能，我可以帮您取消。"]
+    else:
+        solution = next(text for scen, text in SOLUTIONS if scen in s or not scen)
+        replies.append(solution.format(address_as=a))
+    replies += [f"{a}，请问您还有其他问题吗？", bye]
     return replies
 
 

@@ -325,3 +325,15 @@ def test_generated_lines_are_validated_before_the_trainee_sees_them(book):
     good = CallSession(persona, Canned(good_text), book, clock=ticking())
     assert "".join(good.caller_turn()) == good_text
     assert good.turns[-1]["backend"] == "openai" and good.turns[-1]["text"] == good_text
+
+
+def test_silence_or_gibberish_from_the_agent_confuses_the_caller(book):
+    s = new(book, "angry-broadband")
+    "".join(s.caller_turn())
+    s.agent_turn("")
+    assert s.turns[-1]["text"] == "（无声）"
+    "".join(s.caller_turn())
+    assert s.turns[-1]["intent"] == "confused"
+    s.agent_turn("ok ok")
+    "".join(s.caller_turn())
+    assert s.turns[-1]["intent"] == "confused"

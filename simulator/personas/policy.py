@@ -19,8 +19,11 @@ HOLD_TEXT, HANGUP_TEXT, WAIT_TEXT, SILENT_TEXT = "（保持）", "（挂机）",
 NON_SPEECH = re.compile(r"^（[^（）]*）$")
 THANKS_AFTER_HOLD = re.compile(r"(感谢|谢谢).{0,8}(等待|耐心|久等)|久等")
 LINE_FIX = {"noisy": re.compile(r"杂音|听不清|重新拨|换一部|再打来"),
-            "low_volume": re.compile(r"声音.{0,3}小|大点声|大一点声|听不清|重新拨|换一部")}
+            "low_volume": re.compile(r"声音.{0,3}小|大点声|大一点声|听不清|重新拨|换一部"),
+            "hard_to_hear": re.compile(r"这样可以了吗|(能|可以)听(清|见|到)|听得(清|见|到)")}
 MANDARIN = re.compile(r"普通话")
+WAIT_ASK = re.compile(r"请您?稍等|请您?稍候|请您?等一下|稍等片刻")
+CJK = re.compile(r"[\u4e00-\u9fff]")
 SURNAME_FACT = Fact(value="-", ask_patterns=[r"贵姓|怎么称呼|您姓|姓什么|称呼您"], say="我姓{surname}。")
 DEFAULT_SILENCE_TURNS = 4
 
@@ -29,7 +32,7 @@ DEFAULT_LINES = {
     k.COMPLAIN: ["那到底怎么办呢？"], k.ESCALATE: ["你这是什么态度？"], k.CALM_DOWN: ["嗯，好吧。"],
     k.ACCEPT: ["好的，那就这样吧。"], k.ASK_MANDARIN: ["（方言）你听得懂不嘛？"], k.SILENCE: [SILENT_TEXT],
     k.NOISE: ["（杂音很大）喂……听得到吗……"], k.NUISANCE: ["你们要不要办个贷款？利息很低的。"],
-    k.GOODBYE: ["好的，谢谢，再见。"], k.HANGUP_ANGRY: ["算了，不说了！"], k.CONFUSED: ["啊？你说什么？"],
+    k.GOODBYE: ["好的，谢谢，再见。"], k.HANGUP_ANGRY: ["算了，不说了！"], k.CONFUSED: ["喂？喂？你说什么？", "啊？我没听清。"],
 }
 FALLBACK = {k.CALM_DOWN: (k.ACCEPT,), k.ACCEPT: (k.CALM_DOWN,), k.ESCALATE: (k.COMPLAIN,),
             k.COMPLAIN: (k.STATE_NEED,), k.CONFUSED: (k.COMPLAIN,), k.NUISANCE: (k.STATE_NEED,),
@@ -165,6 +168,8 @@ def react(p: Persona, st: CallerState, text: str, findings=(), reply_seconds=Non
         kind = k.NOISE
     elif st.dialect_on:
         kind = k.ASK_MANDARIN
+    elif text == SILENT_TEXT or not CJK.search(text):  # said nothing, or nothing the caller understands
+        kind = k.CONFUSED
     elif asked:
         given = asked[:2]
         st.revealed += [key for key in given if key not in st.revealed]
@@ -172,12 +177,14 @@ def react(p: Persona, st: CallerState, text: str, findings=(), reply_seconds=Non
                         facts={key: facts[key].value for key in given})
     elif delta >= 2 or (delta > 0 and st.mood >= 7):
         kind = k.ESCALATE
+    elif WAIT_ASK.search(text):  # asked to hold on while the agent checks: the caller waits
+        return Decision(kind=k.SILENCE, line=WAIT_TEXT, delta=delta)
+    elif progress and len(set(st.said_hits)) >= len(sw.said) - 1 and k.ACCEPT in p.lines:
+        kind = k.ACCEPT  # the solution is on the table (only the closing question is left)
     elif delta < 0 and st.need_stated:
         kind = k.CALM_DOWN
     elif not st.need_stated:
         kind = k.STATE_NEED
-    elif progress and k.ACCEPT in p.lines:
-        kind = k.ACCEPT
     else:
         kind = k.NUISANCE if k.NUISANCE in p.lines else k.COMPLAIN
     if kind in (k.STATE_NEED, k.COMPLAIN, k.NUISANCE):

@@ -61,7 +61,9 @@ class Fact(Strict):
 class Speech(Strict):
     dialect: str = "none"           # "none" or a name, e.g. 四川话
     verbosity: Literal["terse", "normal", "chatty"] = "normal"
-    line: Literal["clear", "noisy", "low_volume", "silent"] = "clear"
+    # the line: clear, noisy, low_volume (caller too quiet), silent, or hard_to_hear (the caller cannot
+    # hear the agent until the agent apologises and checks: 您看这样可以了吗)
+    line: Literal["clear", "noisy", "low_volume", "silent", "hard_to_hear"] = "clear"
     style: str = ""                 # free text for a model: how this caller talks
 
 
