@@ -118,7 +118,7 @@ class CallSession:
         last_caller = next((t for t in reversed(self.turns) if t["role"] == "caller"), None)
         reply_seconds = at - last_caller["at"] if last_caller and last_caller.get("at") is not None else None
         findings = self._append({"role": "agent", "text": text, "at": at})
-        if text == HANGUP_TEXT:
+        if text.endswith(HANGUP_TEXT):  # （挂机）, or a last sentence followed by it
             self._end("satisfied" if self.caller.goodbye_said else "agent_hangup")
             return findings
         d = policy.react(self.persona, self.caller, text, findings, reply_seconds)

@@ -337,3 +337,14 @@ def test_silence_or_gibberish_from_the_agent_confuses_the_caller(book):
     s.agent_turn("ok ok")
     "".join(s.caller_turn())
     assert s.turns[-1]["intent"] == "confused"
+
+
+def test_actions_may_follow_a_sentence(book):
+    s = new(book, "hold-billing")
+    "".join(s.caller_turn())
+    s.agent_turn("请您稍等，我帮您查询一下。（保持）")
+    assert "".join(s.caller_turn()) == "（等待）" and s.caller.held
+    s.agent_turn("感谢您的耐心等待。")
+    "".join(s.caller_turn())
+    s.agent_turn("好的，再见。（挂机）")
+    assert s.end_reason == EndReason.AGENT_HANGUP and s.turns[-1]["text"] == "好的，再见。（挂机）"

@@ -131,7 +131,7 @@ def _ref_ok(ref: str, findings) -> bool:
 def react(p: Persona, st: CallerState, text: str, findings=(), reply_seconds=None) -> Decision:
     """The persona's reaction to one agent turn: updates ``st`` in place and says what comes next."""
     st.agent_turns += 1
-    after_hold, st.held = st.held, text == HOLD_TEXT
+    after_hold, st.held = st.held, text.endswith(HOLD_TEXT)  # （保持）, or "请您稍等。（保持）"
     facts = all_facts(p)
     asked = [key for key, f in facts.items() if any(re.search(pat, text) for pat in f.ask_patterns)]
     asked_new = [key for key in asked if key not in st.revealed]
