@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -33,13 +34,15 @@ COMMENT = "客户问的确实是公司规定，坐席语气平和，此条驳回
 def play(store, book, user: str, persona_id: str, replies, days_ago: int = 0) -> str:
     """One call played by the scripted caller, graded live, stored turn by turn; its id."""
     row = store.get_persona(persona_id)
-    call = CallSession(parse_persona_text(row["yaml"]), get_backend("scripted"), book)
+    ticks = itertools.count(0.0, 1.2)  # a steady clock: each look at it is 1.2 s later
+    call = CallSession(parse_persona_text(row["yaml"]), get_backend("scripted"), book,
+                       clock=lambda: next(ticks))
     sid = store.create_session(store.get_user_by_name(user)["id"], persona_id, row["version"], mode="practice")
     for reply in replies:
         "".join(call.caller_turn())
         if call.ended:
             break
-        call.agent_turn(reply, at=call.turns[-1]["at"] + 1.5)
+        call.agent_turn(reply)
         if call.ended:
             break
     if not call.ended:
