@@ -168,7 +168,7 @@ def test_findings_csv(client, login_as, store, calls):
 
 @pytest.mark.parametrize("value,expected", [
     ("=1+1", "'=1+1"), ("+41", "'+41"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=x", "'\t=x"),
-    ("正常文字", "正常文字"), (-5, "-5"), (72.5, "72.5"), (None, ""), (True, "1"),
+    ("正常文字", "正常文字"), (-5, "-5"), (72.5, "72.5"), (78.0, "78"), (None, ""), (True, "1"),
 ])
 def test_csv_cell(value, expected):
     assert csvout.cell(value) == expected

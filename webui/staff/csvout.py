@@ -14,6 +14,8 @@ def cell(value) -> str:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 78.0 -> 78
     if isinstance(value, (int, float)):
         return str(value)  # numbers stay numbers, even negative ones
     text = str(value)
