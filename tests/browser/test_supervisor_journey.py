@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -168,4 +169,16 @@ def test_supervisor_filters_overrides_and_exports(page, login, screenshot, store
     assert float(curt[col["得分"]]) == expected
     assert curt[col["是否通过"]] in ("是", "否")
     screenshot("supervisor-sessions-export")
+
+    # 6. The team overview for the same group counts the recomputed score.
+    pg.click("nav.subnav >> text=团队概览")
+    pg.wait_for_url("**/supervisor/overview")
+    filter_by(pg, group="二期")
+    scores = [store.get_session(calls[n])["score"] for n in ("curt", "short2")]
+    summary = pg.locator("main .score-line").first.inner_text()
+    assert "已评分通话 2" in summary
+    shown = re.search(r"平均分\s*([\d.]+)", summary)
+    assert shown and float(shown.group(1)) == round(sum(scores) / 2, 1)
+    assert pg.locator("main svg").count() >= 3 and "trainee2" in pg.locator("main").inner_text()
+    screenshot("supervisor-overview")
     assert pg.problems == []
