@@ -1,5 +1,6 @@
 """A trainer's whole journey in headless Chromium: write a persona, get told exactly what is wrong,
-fix it, save it, try it in the preview call, assign it to a group as an exam.
+fix it, save it, try it in the preview call, assign it to a group as an exam; the group's
+trainee sees the exam, a trainee of another group does not.
 
 Everything goes through the real pages and their JavaScript (under the real CSP); the store is
 checked afterwards so the page cannot merely look right.
@@ -113,4 +114,21 @@ def test_trainer_writes_previews_and_assigns_a_persona(page, login, screenshot, 
     assert got == [{"persona_id": PID, "version": 1, "mode": "exam", "pass_mark": 80.0,
                     "group_name": "一期", "due": "2026-12-31"}]
     screenshot("trainer-assignments")
+
+    # 6. The library lists it at v1; a trainee of 一期 sees the exam, trainee2 (二期) does not.
+    pg.click("nav.subnav >> text=角色库")
+    pg.wait_for_url("**/trainer/")
+    lib_row = pg.locator("tbody tr", has_text=PID)
+    assert lib_row.count() == 1 and TITLE in lib_row.inner_text() and "v1" in lib_row.inner_text()
+    assert pg.problems == []
+    for trainee, sees in (("trainee", True), ("trainee2", False)):
+        with pg.expect_navigation():
+            pg.click("header .who button")  # 退出
+        login(pg, trainee)
+        todo = pg.locator("tr", has_text=TITLE)
+        assert todo.count() == (1 if sees else 0), trainee
+        if sees:
+            assert "考试" in todo.inner_text() and "2026-12-31" in todo.inner_text()
+            assert todo.locator("button", has_text="开始考试").count() == 1
+            screenshot("trainer-assignment-seen-by-trainee")
     assert pg.problems == []
