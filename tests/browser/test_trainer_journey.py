@@ -8,6 +8,8 @@ checked afterwards so the page cannot merely look right.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -15,6 +17,15 @@ pytestmark = pytest.mark.browser
 
 PID = "browser-caller"
 TITLE = "浏览器里写的话费客户"
+
+
+def set_line(text: str, key: str, value, before: str | None = None) -> str:
+    """``text`` with the first line ``key: …`` set to ``value`` (or a line inserted before it)."""
+    pattern = re.compile(rf"^{key}:[^\n]*$", re.M)
+    m = pattern.search(text)
+    assert m, f"the starter YAML has no {key.strip()}: line"
+    new = f"{before}\n{m.group(0)}" if before is not None else f"{key}: {value}"
+    return text[:m.start()] + new + text[m.end():]
 
 
 def caller_lines(pg, n):
@@ -31,9 +42,8 @@ def test_trainer_writes_previews_and_assigns_a_persona(page, login, screenshot, 
 
     # 1. A YAML with an unknown key: the error names the line and shows it marked.
     starter = pg.input_value("#yaml")
-    assert "id: new-caller" in starter
-    draft = starter.replace("id: new-caller", f"id: {PID}").replace("title: 咨询话费的客户", f"title: {TITLE}")
-    bad_key = draft.replace("goal:", "moood: 3\ngoal:", 1)
+    draft = set_line(set_line(set_line(starter, "id", PID), "title", TITLE), "  start", "4")
+    bad_key = set_line(draft, "goal", None, before="moood: 3")
     bad_line = bad_key.split("\n").index("moood: 3") + 1
     pg.fill("#yaml", bad_key)
     pg.click("#persona-form button[type=submit]")
@@ -50,7 +60,7 @@ def test_trainer_writes_previews_and_assigns_a_persona(page, login, screenshot, 
     screenshot("trainer-persona-error-line")
 
     # 2. mood.start out of range: the error sits beside the form field it belongs to.
-    pg.fill("#yaml", draft.replace("start: 4", "start: 15"))
+    pg.fill("#yaml", set_line(draft, "  start", "15"))
     pg.click("#persona-form button[type=submit]")
     pg.locator("#persona-error").wait_for()
     field = pg.locator("label.field-error")
@@ -78,19 +88,19 @@ def test_trainer_writes_previews_and_assigns_a_persona(page, login, screenshot, 
     pg.click("#preview-start")
     first = caller_lines(pg, 1)
     assert first == [data["lines"]["open"][0]]
+    assert pg.locator("#preview-mood").inner_text() == "情绪 6/10"  # the saved mood.start
     pg.fill("#preview-text", "您好，星海宽带，请问有什么可以帮您？")
     pg.press("#preview-text", "Enter")
     lines = caller_lines(pg, 2)
     assert lines[1] in persona_lines and lines[1] != lines[0]
     assert pg.locator("#preview-log .line.agent .bubble").inner_text() == "您好，星海宽带，请问有什么可以帮您？"
-    graded = pg.locator("#preview-log .finding").first
-    assert "opening.greeting" in graded.inner_text() and "ok" in graded.get_attribute("class")
-    assert "情绪 6/10" in pg.locator("#preview-mood").inner_text()
+    graded = pg.locator("#preview-log .finding", has_text="opening.greeting")
+    assert graded.count() == 1 and "ok" in graded.get_attribute("class").split()
     pg.fill("#preview-text", "这是公司规定，我也没办法。")
     pg.press("#preview-text", "Enter")
-    pg.locator("#preview-log .finding.violation").first.wait_for()
-    assert "forbidden.rule-is-rule" in pg.locator("#preview-log .finding.violation").first.inner_text()
-    assert "标准话术" in pg.locator("#preview-log .finding.violation").first.inner_text()
+    fault = pg.locator("#preview-log .finding.violation", has_text="forbidden.rule-is-rule")
+    fault.wait_for()
+    assert "标准话术" in fault.inner_text()
     screenshot("trainer-preview-call")
     assert store.rows("SELECT id FROM sessions") == []  # a preview stores no call
 
