@@ -13,7 +13,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from simulator.store import open_store
+from simulator.store import open_store, users as store_users
 from webui import create_app
 from webui.setup import prepare
 
@@ -27,6 +27,8 @@ USERS = {
 }
 ROLE_USER = {"admin": "admin", "trainer": "trainer", "supervisor": "supervisor",
              "trainee": "trainee", "trainee2": "trainee2"}
+# a real but cheap hash: scrypt costs ~0.3 s a call on this machine, and every test logs in
+store_users.PASSWORD_METHOD = "pbkdf2:sha256:2000"
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 

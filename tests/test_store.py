@@ -92,6 +92,14 @@ def test_users_passwords_and_roles(st):
     assert [u["name"] for u in st.list_users("supervisor")] == ["双"]
 
 
+def test_passwords_are_hashed_with_scrypt_by_default(st, monkeypatch):
+    from simulator.store import users
+    monkeypatch.setattr(users, "PASSWORD_METHOD", "scrypt")
+    st.add_user("默认", "trainee", password="secret-9")
+    assert st.get_user_by_name("默认")["password_hash"].startswith("scrypt:")
+    assert st.check_password("默认", "secret-9")
+
+
 def test_persona_versions_are_kept_and_unchanged_text_adds_none(st):
     assert st.add_persona_version("p1", PERSONA_YAML, title="一") == (1, True)
     assert st.add_persona_version("p1", PERSONA_YAML, title="一") == (1, False)

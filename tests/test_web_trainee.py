@@ -156,7 +156,8 @@ def test_a_double_submitted_reply_is_stored_once(client, trainee, store):
     assert [t for t in stored_turns(store, sid) if t[0] == "agent"] == [("agent", GREETING)]
 
 
-def test_a_call_held_by_another_request_answers_busy(client, trainee, store):
+def test_a_call_held_by_another_request_answers_busy(app, client, trainee, store):
+    app.config["CALL_WAIT_S"] = 0.3
     sid = start_call(client, trainee)
     token = store.lock_call(sid)
     assert trainee.post_json(f"/call/{sid}/reply", {"text": GREETING}).status_code == 409

@@ -34,7 +34,8 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_NAME="peilian_session",
         LOGIN_MAX_FAILURES=5,
         LOGIN_WINDOW_S=300,
-        CALL_LOCK_S=120,
+        CALL_LOCK_S=120,      # the lease on a call while one request advances it
+        CALL_WAIT_S=5,        # how long a request waits for another one's lease
     )
     if config:
         app.config.update(config)

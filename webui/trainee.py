@@ -100,11 +100,11 @@ def _sse(event: str, data: dict) -> str:
 def stream(session_id):
     """The caller's next line, piece by piece; the turn is stored once complete."""
     own_session(session_id)
-    data_dir = current_app.config["DATA_DIR"]
+    data_dir, wait_s = current_app.config["DATA_DIR"], current_app.config["CALL_WAIT_S"]
 
     def events():
         store = open_store(data_dir, migrate=False)  # its own: the request's store closes first
-        token = calls.try_lock(store, session_id, wait_s=5)
+        token = calls.try_lock(store, session_id, wait_s=wait_s)
         if token is None:  # another request is voicing this line; the page retries
             store.close()
             yield _sse("busy", {})
@@ -149,7 +149,7 @@ def _agent_action(session_id: str, act):
     """Run one agent action (reply, hold, hang up) on the stored call and answer in JSON."""
     own_session(session_id)
     store = get_store()
-    with calls.locked(store, session_id, wait_s=2):
+    with calls.locked(store, session_id, wait_s=min(2, current_app.config["CALL_WAIT_S"])):
         row = store.get_session(session_id)
         if row["status"] != "active":
             abort(409, description="通话已经结束。")

@@ -10,6 +10,7 @@ from ..errors import StoreError
 from .core import epoch, now_iso
 
 ROLES = ("trainee", "trainer", "supervisor", "admin")
+PASSWORD_METHOD = "scrypt"  # werkzeug's default; tests may pick a cheaper real hash
 MAX_NAME = 64
 
 
@@ -50,7 +51,7 @@ class UsersMixin:
                 self.ensure_group(group)
             self.execute("INSERT INTO users (name, password_hash, roles, group_name, created) "
                          "VALUES (?, ?, ?, ?, ?)",
-                         (name, generate_password_hash(password), ",".join(roles), group, now_iso()))
+                         (name, _hash(password), ",".join(roles), group, now_iso()))
         return password
 
     def ensure_group(self, name: str) -> None:
@@ -63,13 +64,13 @@ class UsersMixin:
         if len(password) < 6:
             raise StoreError("the password is too short (at least 6 characters)")
         self.execute("UPDATE users SET password_hash = ? WHERE id = ?",
-                     (generate_password_hash(password), user_id))
+                     (_hash(password), user_id))
 
     def check_password(self, name: str, password: str) -> dict | None:
         """The user when name and password match, else None (same work either way)."""
         user = self.get_user_by_name(name)
         if user is None:
-            check_password_hash(_DUMMY_HASH, password or "")
+            check_password_hash(_dummy_hash(), password or "")  # the same work either way
             return None
         return user if check_password_hash(user["password_hash"], password or "") else None
 
@@ -101,4 +102,14 @@ class UsersMixin:
         self.execute("DELETE FROM login_failures WHERE key = ?", (key,))
 
 
-_DUMMY_HASH = generate_password_hash("not a password")  # so unknown names cost the same time
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+_dummies: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    if PASSWORD_METHOD not in _dummies:
+        _dummies[PASSWORD_METHOD] = _hash(secrets.token_hex(8))
+    return _dummies[PASSWORD_METHOD]
