@@ -41,7 +41,7 @@ AI_WORDS = re.compile(r"(我是|作为)(一个|一名)?\s*(AI|人工智能|语�
                       r"|语言模型|人工智能助手|AI助手|\bAI\b|ChatGPT|Qwen|通义|阿里云|OpenAI"
                       r"|我无法提供|我不能提供|您所要求的", re.I)
 PROMPT_LABELS = ("要做的事", "参考台词", "可用资料", "情绪：", "只说你这一句", "规则：", "用中文回答", "扮演", "我正在给")
-SENTENCE_END = re.compile(r"[。！？!?…]+")
+SENTENCE_END = re.compile(r"[。！？!?]+")   # "……" is a pause, not the end of a sentence
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
 NUMBER = re.compile(r"[A-Za-z\d][A-Za-z\d\- ]{3,}[A-Za-z\d]")   # account / phone / meter ids
