@@ -57,6 +57,8 @@ class CallSession:
         self.live = LiveGrader(book, channel=persona.channel, company=persona.company,
                                scenarios=tuple(persona.scenarios))
         self.findings: list[dict] = []
+        if mode not in ("practice", "exam"):
+            raise SessionError(f"mode must be practice or exam, not {mode!r}")
         if state is None:
             self.mode, self.agent_name, self.call_id = mode, agent_name, call_id
             self.seed = 0 if seed is None else seed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import random
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from ..callers import base as k
 from .schema import Fact, Persona
@@ -72,7 +72,8 @@ class CallerState:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CallerState":
-        return cls(**d)
+        known = {f.name for f in fields(cls)}  # a state saved by a newer version may carry more
+        return cls(**{key: value for key, value in d.items() if key in known})
 
 
 @dataclass
