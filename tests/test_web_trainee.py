@@ -176,6 +176,13 @@ def test_bad_replies_are_400_and_store_nothing(client, trainee, store, payload, 
     assert len(store.turns(sid)) == 1
 
 
+def test_an_oversized_request_is_413(client, trainee, store):
+    sid = start_call(client, trainee)
+    r = trainee.post_json(f"/call/{sid}/reply", {"text": "字" * 200_000})
+    assert r.status_code == 413 and "太长" in r.get_json()["error"]
+    assert store.turns(sid) == []
+
+
 def test_reply_without_csrf_header_is_400(client, trainee, store):
     sid = start_call(client, trainee)
     r = client.post(f"/call/{sid}/reply", json={"text": GREETING}, headers={"Accept": "application/json"})
@@ -236,7 +243,7 @@ def test_html_in_every_text_field_comes_back_escaped(client, auth, store):
     supervisor = store.get_user_by_name("supervisor")
     store.execute("INSERT INTO comments (session_id, author, text, at) VALUES (?, ?, ?, 't')",
                   (sid, supervisor["id"], HOSTILE))
-    store.execute("INSERT INTO overrides (finding_id, verdict, comment, by, at) VALUES (?, 'confirmed', ?, ?, 't')",
+    store.execute("INSERT INTO overrides (finding_id, verdict, comment, by, at) VALUES (?, 'dismissed', ?, ?, 't')",
                   (finding["id"], HOSTILE, supervisor["id"]))
     for url in (f"/report/{sid}", "/practice", "/progress"):
         html = client.get(url).get_data(as_text=True)
@@ -245,6 +252,7 @@ def test_html_in_every_text_field_comes_back_escaped(client, auth, store):
     html = client.get(f"/report/{sid}").get_data(as_text=True)
     assert html.count("&lt;b&gt;粗&lt;/b&gt;") >= 3  # the reply, the comment, the override
     assert "<mark>这是公司规定</mark>" in html, re.findall(r"<span class=\"text\">.*", html)
+    assert "主管复核：撤销，不计分" in html
 
 
 def test_progress_page_charts_scores_and_most_broken_rules(client, trainee, store):
@@ -265,6 +273,7 @@ def test_interrupted_call_report_says_so(client, trainee, store):
     sid = start_call(client, trainee)
     store.execute("UPDATE sessions SET updated_ts = 0 WHERE id = ?", (sid,))
     assert store.recover_interrupted() == [sid]
+    assert client.get(f"/call/{sid}").headers["Location"] == f"/report/{sid}"
     html = client.get(f"/report/{sid}").get_data(as_text=True)
     assert "已中断" in html
 

@@ -74,7 +74,7 @@ def start():
 @role_required("trainee")
 def call(session_id):
     row = own_session(session_id)
-    if row["status"] == "ended":
+    if row["status"] != "active":
         return redirect(url_for(".report", session_id=session_id))
     store = get_store()
     turns = store.turns(session_id)
