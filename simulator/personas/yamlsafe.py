@@ -11,6 +11,10 @@ import yaml
 
 from ..errors import PersonaError
 
+
+def zh(english: str, chinese: str) -> str:
+    return f"{english}（{chinese}）"
+
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 12
 
@@ -35,7 +39,7 @@ def line_of(mark) -> int:
 def compose(text: str, source: str):
     """Parse YAML into a node tree, refusing tags, anchors, aliases, duplicate keys and deep nesting."""
     if len(text.encode("utf-8")) > MAX_BYTES:
-        raise PersonaError(f"{source}: persona file is too large (the limit is {MAX_BYTES // 1024} KB)")
+        raise PersonaError(f"{source}: " + zh(f"persona file is too large (the limit is {MAX_BYTES // 1024} KB)", "文件太大"))
     loader = _Loader(text)
     try:
         depth = 0
@@ -43,33 +47,33 @@ def compose(text: str, source: str):
             if isinstance(ev, yaml.StreamEndEvent):
                 break
             if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
-                raise PersonaError(f"{source}:{line_of(ev.start_mark)}: anchors and aliases (& and *) are not allowed")
+                raise PersonaError(f"{source}:{line_of(ev.start_mark)}: " + zh("anchors and aliases (& and *) are not allowed", "不允许使用锚点和别名"))
             tag = getattr(ev, "tag", None)
             if tag and tag not in _PLAIN_TAGS and tag != "!":
-                raise PersonaError(f"{source}:{line_of(ev.start_mark)}: YAML tags such as {tag} are not allowed")
+                raise PersonaError(f"{source}:{line_of(ev.start_mark)}: " + zh(f"YAML tags such as {tag} are not allowed", "不允许使用 YAML 标签"))
             if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise PersonaError(f"{source}:{line_of(ev.start_mark)}: nested too deeply (the limit is {MAX_DEPTH})")
+                    raise PersonaError(f"{source}:{line_of(ev.start_mark)}: " + zh(f"nested too deeply (the limit is {MAX_DEPTH})", "嵌套太深"))
             elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
             loader.get_event()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f":{line_of(mark)}" if mark else ""
-        raise PersonaError(f"{source}{where}: invalid YAML: {e.problem or e.context}") from None
+        raise PersonaError(f"{source}{where}: " + zh(f"invalid YAML: {e.problem or e.context}", "YAML 格式错误")) from None
     finally:
         loader.dispose()
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            raise PersonaError(f"{source}: the file is empty")
+            raise PersonaError(f"{source}: " + zh("the file is empty", "文件是空的"))
         _check_keys(node, source)
         return node, loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        raise PersonaError(f"{source}:{line_of(mark) if mark else '?'}: invalid YAML: {e.problem or e.context}") from None
+        raise PersonaError(f"{source}:{line_of(mark) if mark else '?'}: " + zh(f"invalid YAML: {e.problem or e.context}", "YAML 格式错误")) from None
     finally:
         loader.dispose()
 
@@ -79,9 +83,9 @@ def _check_keys(node, source):
         seen = set()
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode):
-                raise PersonaError(f"{source}:{line_of(k.start_mark)}: keys must be plain words")
+                raise PersonaError(f"{source}:{line_of(k.start_mark)}: " + zh("keys must be plain words", "键必须是简单的词"))
             if k.value in seen:
-                raise PersonaError(f"{source}:{line_of(k.start_mark)}: duplicate key '{k.value}'")
+                raise PersonaError(f"{source}:{line_of(k.start_mark)}: " + zh(f"duplicate key '{k.value}'", "重复的键"))
             seen.add(k.value)
             _check_keys(v, source)
     elif isinstance(node, yaml.SequenceNode):
