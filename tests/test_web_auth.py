@@ -122,3 +122,10 @@ def test_prepare_is_idempotent_and_prints_demo_accounts(app, runner):
     assert "personas: 0 new version(s) imported" in r.output
     r = runner.invoke(args=["prepare", "--demo"])
     assert "demo account demo-trainee (trainee) already exists" in r.output
+
+
+def test_prepare_names_the_caller_and_falls_back_when_a_model_cannot_load(tmp_path):
+    app = create_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "x", "CALLER_BACKEND": "transformers",
+                      "CALLER_OPTIONS": {"model": str(tmp_path / "no-such-model")}})
+    from webui.setup import prepare
+    assert "caller: scripted (backend transformers unavailable, see the log)" in prepare(app)

@@ -33,11 +33,23 @@ def phrasebook():
 
 
 def backend():
-    """The caller backend named by CALLER_BACKEND ("auto": best installed model, else scripted)."""
+    """The caller backend named by CALLER_BACKEND ("auto": best installed model, else scripted).
+
+    Built once per process. When a model backend cannot be built the scripted caller stands in,
+    so trainees can still practise; the reason is logged once.
+    """
     from simulator.callers import get_backend
     name = current_app.config["CALLER_BACKEND"]
     opts = current_app.config.get("CALLER_OPTIONS") or {}
-    return _cached(("backend", name, tuple(sorted(opts.items()))), lambda: get_backend(name, **opts))
+    logger = current_app.logger
+
+    def build():
+        try:
+            return get_backend(name, **opts)
+        except PeilianError as e:
+            logger.error("caller backend %s unavailable, using the scripted caller: %s", name, e)
+            return get_backend("scripted")
+    return _cached(("backend", name, tuple(sorted(opts.items()))), build)
 
 
 def persona(store, persona_id: str, version: int):

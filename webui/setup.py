@@ -56,6 +56,14 @@ def prepare(app, demo: bool = False) -> list[str]:
                     lines.append(f"demo account {name} ({role}) created; password: {password}")
                 except DuplicateUser:
                     lines.append(f"demo account {name} ({role}) already exists (password unchanged)")
+        with app.app_context():  # load the caller model now, not on the first trainee's call
+            from .calls import backend
+            name = getattr(backend(), "name", "scripted")
+        wanted = app.config["CALLER_BACKEND"]
+        lines.append(f"caller: {name}" + (" (no model installed: peilian model install)"
+                                           if wanted == "auto" and name == "scripted" else
+                                           f" (backend {wanted} unavailable, see the log)"
+                                           if wanted not in ("auto", name) else ""))
         if not store.has_role("admin"):
             lines.append("no admin account yet; create one with: peilian users add NAME --role admin")
     finally:
