@@ -8,6 +8,7 @@ the store (``Store.lock_call``) lets one request advance a call at a time.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 
@@ -53,15 +54,15 @@ def backend():
 
 
 def persona(store, persona_id: str, version: int):
-    """A stored persona version, parsed once per process."""
+    """A stored persona version, parsed once per process (keyed by its text, not just its id)."""
     from simulator.personas import parse_persona_text
 
-    def build():
-        row = store.get_persona(persona_id, version)
-        if row is None:
-            abort(404)
-        return parse_persona_text(row["yaml"], source=f"{persona_id} v{version}")
-    return _cached(("persona", persona_id, version), build)
+    row = store.get_persona(persona_id, version)
+    if row is None:
+        abort(404)
+    text = row["yaml"]
+    return _cached(("persona", hashlib.sha256(text.encode()).hexdigest()),
+                   lambda: parse_persona_text(text, source=f"{persona_id} v{version}"))
 
 
 class Collector:
