@@ -50,17 +50,19 @@ def trainee(client, auth):
 def test_home_shows_assignments_for_me_and_my_group_only(client, trainee, store):
     me = store.get_user_by_name("trainee")
     other = store.get_user_by_name("trainee2")
-    store.add_assignment(PERSONA, mode="exam", pass_mark=70, group_name="一期", due="2026-12-01")
-    store.add_assignment(PERSONA, mode="practice", trainee_id=me["id"], due="2026-11-30")
+    store.add_assignment(PERSONA, mode="exam", pass_mark=70, group_name="一期", due="2098-12-01")
+    store.add_assignment(PERSONA, mode="practice", trainee_id=me["id"], due="2020-11-30")
     store.add_assignment(PERSONA, mode="practice", trainee_id=other["id"], due="2099-01-01")
     html = client.get("/practice").get_data(as_text=True)
-    assert "2026-12-01" in html and "2026-11-30" in html and "2099-01-01" not in html
+    assert "2098-12-01" in html and "2020-11-30" in html and "2099-01-01" not in html
+    assert html.count("已过期") == 1
     assert "开始考试" in html and "合格线 70.0" in html
     assert "宽带断网三天的愤怒客户" in html  # free practice lists the shipped persona
 
 
 def test_free_practice_filters_by_scenario_and_difficulty(client, trainee):
-    assert "宽带断网三天的愤怒客户" in client.get("/practice?scenario=angry&difficulty=medium").get_data(as_text=True)
+    html = client.get("/practice?scenario=angry&difficulty=medium").get_data(as_text=True)
+    assert "宽带断网三天的愤怒客户" in html and '<option value="angry" selected>情绪激动</option>' in html
     assert "宽带断网三天的愤怒客户" not in client.get("/practice?difficulty=easy").get_data(as_text=True)
 
 

@@ -21,6 +21,16 @@ from .db import get_store
 from .highlight import report_turns
 
 bp = Blueprint("trainee", __name__)
+SCENARIO_NAMES = {"general": "常规来电", "angry": "情绪激动", "complaint": "投诉", "silent": "无声电话",
+                  "noisy": "杂音大", "low-volume": "声音小", "dialect": "方言", "volume-complaint": "嫌音量小",
+                  "wrong-number": "打错电话", "private-call": "私人来电", "nuisance": "骚扰推销", "price": "询价",
+                  "confidential": "保密信息", "hold": "保持等待", "suggestion": "客户建议", "chat": "在线客服"}
+
+
+@bp.app_template_filter("scenario_name")
+def scenario_name(key: str) -> str:
+    """A scenario key in Chinese, for every page that lists scenarios."""
+    return SCENARIO_NAMES.get(key, key)
 MAX_REPLY_CHARS = 1000
 HINT_FIELDS = ("rule", "verdict", "severity", "dimension", "evidence", "message", "suggestion", "turn")
 
@@ -43,7 +53,8 @@ def home():
              and (not difficulty or p["difficulty"] == difficulty)]
     return render_template("trainee/home.html", assignments=store.assignments_for_user(g.user),
                            personas=shown, scenarios=scenarios, scenario=scenario, difficulty=difficulty,
-                           recent=store.sessions_for_user(g.user["id"], limit=10))
+                           recent=store.sessions_for_user(g.user["id"], limit=10),
+                           today=time.strftime("%Y-%m-%d"))
 
 
 @bp.route("/call/start", methods=("POST",))
