@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 
 from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template,
                    request, url_for)
@@ -19,7 +18,7 @@ from simulator.store import trainer_admin
 
 from .auth import role_required
 from .db import get_store
-from .staff import forms, preview
+from .staff import assign, forms, preview
 
 bp = Blueprint("trainer", __name__, url_prefix="/trainer")
 SOURCE = "persona"
@@ -156,7 +155,10 @@ def preview_start():
         persona = _parse(text)
     except PersonaError as e:
         return jsonify(ok=False, error=forms.parse_error(e)), 400
-    return jsonify(preview.start(persona, text))
+    try:
+        return jsonify(preview.start(persona, text))
+    except PeilianError as e:
+        return jsonify(ok=False, error={"message": str(e)}), 503
 
 
 @bp.route("/preview/reply", methods=("POST",))
@@ -223,52 +225,13 @@ def assignments():
     store = get_store()
     error, status = None, 200
     if request.method == "POST":
-        error = _assign(store, request.form)
+        error = assign.create(store, request.form, g.user["id"])
         if error is None:
             return redirect(url_for("trainer.assignments"))
         status = 400
     return render_template("trainer/assignments.html", error=error, form=request.form,
                            personas=store.list_personas(), trainees=store.list_users("trainee"),
                            groups=store.groups(), rows=trainer_admin.list_assignments(store)), status
-
-
-def _assign(store, form) -> str | None:
-    """Create the assignments from the form; a Chinese sentence when something is wrong."""
-    persona = store.get_persona(form.get("persona_id") or "")
-    if persona is None:
-        return "请选择一个角色。"
-    mode = form.get("mode")
-    if mode not in ("practice", "exam"):
-        return "请选择练习或考试。"
-    pass_mark = None
-    if (form.get("pass_mark") or "").strip():
-        try:
-            pass_mark = float(form["pass_mark"])
-        except ValueError:
-            pass_mark = -1
-        if not 0 <= pass_mark <= 100:
-            return "及格分应在 0 到 100 之间。"
-    due = (form.get("due") or "").strip() or None
-    if due:
-        try:
-            date.fromisoformat(due)
-        except ValueError:
-            return "截止日期格式应为 YYYY-MM-DD。"
-    known = {str(u["id"]) for u in store.list_users("trainee")}
-    trainee_ids = [t for t in form.getlist("trainee_ids") if t in known]
-    group = form.get("group_name") or None
-    if group and group not in store.groups():
-        return "没有这个学员组。"
-    if not trainee_ids and not group:
-        return "请至少选择一位学员或一个学员组。"
-    with store.transaction():
-        for target in trainee_ids + ([None] if group else []):
-            store.add_assignment(persona["persona_id"], persona["version"], mode=mode,
-                                 pass_mark=pass_mark, trainee_id=int(target) if target else None,
-                                 group_name=None if target else group, due=due,
-                                 created_by=g.user["id"])
-    flash(f"已布置“{persona['title']}”（v{persona['version']}）给 {len(trainee_ids) + (1 if group else 0)} 个对象。")
-    return None
 
 
 @bp.route("/assignments/<int:assignment_id>/delete", methods=("POST",))
@@ -283,7 +246,10 @@ def delete_assignment(assignment_id):
 @bp.route("/phrasebook")
 @role_required("trainer")
 def phrasebook():
-    book = preview.phrasebook()
+    try:
+        book = preview.phrasebook()
+    except PeilianError as e:
+        abort(503, description=f"话术库无法加载：{e}")
     by_scenario: dict[str, list] = {}
     for rule in book.rules:
         for s in rule.scenarios or ("all",):
