@@ -271,6 +271,22 @@ def test_progress_page_charts_scores_and_most_broken_rules(client, trainee, stor
     assert "forbidden.rule-is-rule" in html
 
 
+def test_a_reviewed_call_shows_the_revised_score_and_dimensions(client, trainee, store):
+    sid = start_call(client, trainee)
+    caller_line(client, sid)
+    trainee.post_json(f"/call/{sid}/hangup", {})
+    report = store.get_session(sid)["report"]
+    report["revised"] = {"score": 88.5, "passed": True, "auto_fail": False,
+                         "dimensions": {"礼貌": {"score": 29.5, "max": 30}}}
+    store.execute("UPDATE sessions SET report_json = ? WHERE id = ?", (json.dumps(report), sid))
+    store.update_score(sid, 88.5, True, False)
+    html = client.get(f"/report/{sid}").get_data(as_text=True)
+    assert "88.5 分" in html and "合格" in html and f"系统原始评分 {report['score']:.1f} 分" in html
+    assert "29.5 / 30.0" in html
+    [h] = store.dimension_history(store.get_user_by_name("trainee")["id"])
+    assert h["dims"] == {"礼貌": 98.3} and h["score"] == 88.5
+
+
 def test_interrupted_call_report_says_so(client, trainee, store):
     sid = start_call(client, trainee)
     store.execute("UPDATE sessions SET updated_ts = 0 WHERE id = ?", (sid,))

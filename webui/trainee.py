@@ -224,8 +224,13 @@ def report(session_id):
                            persona=store.get_persona(row["persona_id"], row["persona_version"]),
                            turns=report_turns(turns, findings),
                            call_findings=[f for f in findings if f["turn"] is None],
-                           dims=svg.dimension_bars(report.get("dimensions") or {}),
+                           dims=svg.dimension_bars(_dimensions(report)),
                            comments=store.comments(session_id))
+
+
+def _dimensions(report: dict) -> dict:
+    """The dimensions after a supervisor's review when there was one, else the grader's."""
+    return (report.get("revised") or {}).get("dimensions") or report.get("dimensions") or {}
 
 
 @bp.route("/progress")

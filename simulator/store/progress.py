@@ -7,13 +7,14 @@ from .core import loads
 
 class ProgressMixin:
     def dimension_history(self, user_id: int, limit: int = 50) -> list[dict]:
-        """Ended calls, oldest first: {id, started, score, dims: {dimension: percent}}."""
+        """Ended calls, oldest first: {id, started, score, dims: {dimension: percent}} (as reviewed)."""
         rows = self.rows("SELECT id, started, score, report_json FROM sessions WHERE user_id = ? "
                          "AND status = 'ended' AND report_json IS NOT NULL "
                          "ORDER BY started_ts DESC LIMIT ?", (user_id, limit))
         out = []
         for r in reversed(rows):
-            dims = (loads(r["report_json"], {}) or {}).get("dimensions") or {}
+            report = loads(r["report_json"], {}) or {}
+            dims = (report.get("revised") or {}).get("dimensions") or report.get("dimensions") or {}
             pct = {name: round(100.0 * d["score"] / d["max"], 1) for name, d in dims.items()
                    if isinstance(d, dict) and d.get("max")}
             out.append({"id": r["id"], "started": r["started"], "score": r["score"], "dims": pct})
