@@ -28,6 +28,13 @@ def test_login_rate_limit_counts_failures_per_name_and_address(app, client, auth
     assert auth.login("trainee2").status_code == 302  # another name is not blocked
 
 
+def test_one_address_trying_many_names_is_limited_too(app, client, auth):
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 3
+    for n in range(3):
+        assert auth.login(f"nobody{n}", "guess").status_code == 401
+    assert auth.login("trainee2").status_code == 429
+
+
 def test_rate_limit_is_shared_through_the_database(app, auth, tmp_path):
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         auth.login("trainee", "bad-password")

@@ -32,7 +32,8 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("PEILIAN_HTTPS") == "1",
         SESSION_COOKIE_NAME="peilian_session",
-        LOGIN_MAX_FAILURES=5,
+        LOGIN_MAX_FAILURES=5,               # per name and address, in LOGIN_WINDOW_S
+        LOGIN_MAX_FAILURES_PER_ADDRESS=30,  # per address, whatever the names tried
         LOGIN_WINDOW_S=300,
         CALL_LOCK_S=120,      # the lease on a call while one request advances it
         CALL_WAIT_S=5,        # how long a request waits for another one's lease

@@ -125,14 +125,17 @@ def login():
         name = (request.form.get("name") or "").strip()
         password = request.form.get("password") or ""
         store = get_store()
-        key = f"{name}|{request.remote_addr}"
-        limit, window = current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_WINDOW_S"]
-        if store.login_failures(key, window) >= limit:
+        key, address = f"{name}|{request.remote_addr}", f"address|{request.remote_addr}"
+        cfg = current_app.config
+        window = cfg["LOGIN_WINDOW_S"]
+        if (store.login_failures(key, window) >= cfg["LOGIN_MAX_FAILURES"]
+                or store.login_failures(address, window) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]):
             error, status = f"登录失败次数过多，请 {window // 60} 分钟后再试。", 429
         else:
             user = store.check_password(name, password)
             if user is None:
                 store.record_login_failure(key)
+                store.record_login_failure(address)
                 error, status = "用户名或密码不正确。", 401
             else:
                 store.clear_login_failures(key)
