@@ -111,6 +111,17 @@ def test_form_error_is_shown_at_the_field(auth, login_as, store):
     assert len(store.persona_versions(PERSONA)) == 1
 
 
+def test_every_problem_is_shown_at_its_field(auth, login_as, store):
+    login_as("trainer")
+    r = _edit(auth, SHIPPED, surname="欧阳司马长", mood_start="12", title="")
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    marked = re.findall(r'<label class="field-error">([^<]+)', page)
+    assert {m.strip() for m in marked} == {"标题", "来电人姓氏", "初始情绪（0 平静 … 10 暴怒）"}
+    assert "（共 3 处）" in page
+    assert len(store.persona_versions(PERSONA)) == 1
+
+
 def test_malformed_yaml_shows_the_line(auth, login_as, store):
     login_as("trainer")
     broken = SHIPPED.replace("goal: 让客服", "goal: [让客服", 1)

@@ -67,20 +67,20 @@ def _editor(persona_id):
     if changed:  # the form wins for the fields the trainer changed
         data = forms.load(text)
         if not isinstance(data, dict):
-            return _fail(current, text, _persona_error(text))
+            return _fail(current, text, _persona_errors(text))
         text = forms.dump(forms.overlay(data, request.form, request.form.get("form_original", "")))
     if len(text.encode("utf-8")) > MAX_BYTES:
-        return _fail(current, text, {"line": None, "field": None, "path": None,
-                                             "message": f"内容太长（上限 {MAX_BYTES // 1024} KB）"})
+        return _fail(current, text, [{"line": None, "field": None, "path": None,
+                                      "message": f"内容太长（上限 {MAX_BYTES // 1024} KB）"}])
     try:
         persona = _parse(text)
     except PersonaError as e:
-        return _fail(current, text, forms.parse_error(e))
+        return _fail(current, text, forms.problems(text, e))
     latest = store.get_persona(persona.id)
     if persona_id is None and latest is not None:
-        return _fail(current, text, _at_id(text, f"角色 id “{persona.id}” 已存在；请换一个 id，或去编辑那个角色"))
+        return _fail(current, text, [_at_id(text, f"角色 id “{persona.id}” 已存在；请换一个 id，或去编辑那个角色")])
     if persona_id is not None and persona.id != persona_id:
-        return _fail(current, text, _at_id(text, f"id 不能修改（应为 {persona_id}）；要另建角色请用“新建角色”"))
+        return _fail(current, text, [_at_id(text, f"id 不能修改（应为 {persona_id}）；要另建角色请用“新建角色”")])
     version, created = _save(store, persona, text, latest)
     if created:
         flash(f"已保存为新版本 v{version}；之前的通话仍使用它们当时的版本。")
@@ -109,12 +109,12 @@ def _original() -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _persona_error(text):
+def _persona_errors(text):
     try:
         _parse(text)
     except PersonaError as e:
-        return forms.parse_error(e)
-    return {"line": None, "field": None, "path": None, "message": "YAML 无法解析"}
+        return forms.problems(text, e)
+    return [{"line": None, "field": None, "path": None, "message": "YAML 无法解析"}]
 
 
 def _at_id(text, message):
@@ -123,7 +123,7 @@ def _at_id(text, message):
     return {"line": line, "field": None, "path": "id", "message": message}
 
 
-def _fail(current, text, error):
+def _fail(current, text, errors):
     """Show the text as sent with the error; the form shows what the text says (when it parses),
     else what was typed, with the trainer's unsaved form changes kept as changes."""
     data = forms.load(text)
@@ -132,19 +132,28 @@ def _fail(current, text, error):
     else:
         values = {f.name: request.form.get(f.name, "") for f in forms.FIELDS}
         original = _original()
-    return _render_editor(current, text, values, original, error=error), 400
+    return _render_editor(current, text, values, original, errors=errors), 400
 
 
-def _render_editor(current, text, values, original, error=None):
-    versions = trainer_admin.versions_with_use(get_store(), current["persona_id"]) if current else []
+def _excerpt(text: str, line: int | None) -> list[tuple[int, str]]:
+    """The error's line with two lines either side, numbered, for quoting under the error."""
+    if not line:
+        return []
     lines = text.split("\n")
-    excerpt = []
-    if error and error.get("line"):
-        n = error["line"]
-        excerpt = [(i, lines[i - 1]) for i in range(max(1, n - 2), min(len(lines), n + 2) + 1)]
+    return [(i, lines[i - 1]) for i in range(max(1, line - 2), min(len(lines), line + 2) + 1)]
+
+
+def _render_editor(current, text, values, original, errors=()):
+    versions = trainer_admin.versions_with_use(get_store(), current["persona_id"]) if current else []
+    error = errors[0] if errors else None
+    by_field: dict[str, list[str]] = {}
+    for e in errors:
+        if e.get("field"):
+            by_field.setdefault(e["field"], []).append(e["message"])
     return render_template("trainer/edit.html", current=current, text=text, values=values,
                            original=json.dumps(original, ensure_ascii=False), fields=forms.FIELDS,
-                           error=error, excerpt=excerpt, versions=versions)
+                           error=error, errors=errors, by_field=by_field, versions=versions,
+                           excerpt=_excerpt(text, error and error.get("line")))
 
 
 @bp.route("/preview/start", methods=("POST",))
@@ -208,11 +217,9 @@ def import_persona():
         return render_template("trainer/import.html", excerpt=[],
                                error={"message": "文件不是 UTF-8 文本"}), 400
     except PersonaError as e:
-        error = forms.parse_error(e)
-        lines = text.split("\n")
-        n = error["line"] or 0
-        excerpt = [(i, lines[i - 1]) for i in range(max(1, n - 2), min(len(lines), n + 2) + 1)] if n else []
-        return render_template("trainer/import.html", error=error, excerpt=excerpt), 400
+        errors = forms.problems(text, e)
+        return render_template("trainer/import.html", error=errors[0], errors=errors,
+                               excerpt=_excerpt(text, errors[0]["line"])), 400
     store = get_store()
     version, created = _save(store, persona, text, store.get_persona(persona.id))
     flash(f"已导入角色 {persona.id}，版本 v{version}。" if created else f"角色 {persona.id} 没有改动（v{version}）。")

@@ -7,7 +7,9 @@ form was rendered with; a field the trainer changed wins, everything else comes 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 
 import yaml
@@ -137,6 +139,19 @@ def with_version(text: str, version: int) -> str:
 def dump(data: dict) -> str:
     """YAML text for a persona dict, Chinese kept readable."""
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
+def problems(text: str, first_error) -> list[dict]:
+    """Every problem of a persona text (``check_files`` on a private temporary copy), each as
+    ``parse_error`` gives it; ``first_error`` (the PersonaError already raised) when none come."""
+    from simulator.personas import check_files
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "persona.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        found = [parse_error(p) for p in check_files([path])]
+    return found or [parse_error(first_error)]
 
 
 def parse_error(err) -> dict:
