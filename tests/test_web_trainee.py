@@ -103,6 +103,30 @@ def test_a_whole_call_over_http_ends_in_a_stored_report(client, trainee, store):
     assert trainee.post_json(f"/call/{sid}/reply", {"text": "喂"}).status_code == 409
 
 
+@pytest.mark.parametrize("persona_id", ["angry-broadband", "hold-billing", "wrong-number"])
+def test_a_standard_call_over_http_ends_when_the_caller_is_done(client, trainee, store, persona_id):
+    from simulator.personas import find_persona
+    from standard_agent import standard_replies
+
+    if persona_id not in {p["persona_id"] for p in store.list_personas()}:
+        pytest.skip(f"persona {persona_id} is not shipped")
+    sid = start_call(client, trainee, persona_id=persona_id)
+    replies = iter(standard_replies(find_persona(persona_id)))
+    for _ in range(40):
+        ev = caller_line(client, sid)
+        if ev[-1][0] == "end":
+            break
+        reply = next(replies, None)
+        assert reply is not None, "the caller never ended the call"
+        body = trainee.post_json(f"/call/{sid}/reply", {"text": reply, "expect": len(store.turns(sid))}).get_json()
+        if body["ended"]:
+            break
+    row = store.get_session(sid)
+    assert row["status"] == "ended" and row["end_reason"] in ("satisfied", "agent_hangup")
+    assert row["passed"] == 1, [f["rule"] for f in store.findings(sid) if f["verdict"] != "ok"]
+    assert client.get(f"/report/{sid}").status_code == 200
+
+
 def test_exam_mode_gives_no_hints_and_only_one_attempt(client, trainee, store):
     aid = store.add_assignment(PERSONA, mode="exam", pass_mark=10, group_name="一期")
     sid = start_call(client, trainee, assignment_id=str(aid))
