@@ -45,7 +45,8 @@
     if (clockStart === null) return;
     var s = (Date.now() - clockStart) / 1000;
     clock.textContent = s.toFixed(0);
-    clock.classList.toggle("late", s > 10);
+    clock.classList.toggle("warn", s > 3 && s <= 5);  // the standard: answer within 3 s, then 5 s
+    clock.classList.toggle("late", s > 5);
   }, 250);
 
   function addHints(findings) {
