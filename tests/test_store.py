@@ -183,6 +183,18 @@ def test_a_locked_database_is_a_clear_store_error(tmp_path, monkeypatch):
     assert st.get_user_by_name("z")
 
 
+def test_a_full_disk_is_a_clear_store_error_and_nothing_is_half_written(st):
+    sid = _call(st)
+    st.append_turn(sid, 0, {"role": "caller", "text": "喂"}, state={"n": 1})
+    pages = st.db.execute("PRAGMA page_count").fetchone()[0]
+    st.db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: SQLITE_FULL
+    big = [{"turn": 1, "rule": f"r.{i}", "verdict": "violation", "message": "长" * 2000} for i in range(20)]
+    with pytest.raises(StoreError, match="full; nothing was written"):
+        st.append_turn(sid, 1, {"role": "agent", "text": "嗯" * 3000}, big, state={"n": 2})
+    assert [t["idx"] for t in st.turns(sid)] == [0] and st.findings(sid) == []
+    assert st.get_session(sid)["state"] == {"n": 1}
+
+
 def test_cli_users_add(tmp_path):
     r = CliRunner().invoke(cli, ["users", "add", "王五", "--role", "trainee", "--group", "一期",
                                  "--data", str(tmp_path)])
