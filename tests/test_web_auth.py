@@ -136,3 +136,12 @@ def test_prepare_names_the_caller_and_falls_back_when_a_model_cannot_load(tmp_pa
                       "CALLER_OPTIONS": {"model": str(tmp_path / "no-such-model")}})
     from webui.setup import prepare
     assert "caller: scripted (backend transformers unavailable, see the log)" in prepare(app)
+
+
+def test_restarts_keep_a_trainers_newer_persona_version(app, store):
+    from webui.setup import prepare
+    shipped = store.get_persona("angry-broadband")
+    edited = shipped["yaml"].replace("title: 宽带断网三天的愤怒客户", "title: 培训师改过的客户")
+    assert store.add_persona_version("angry-broadband", edited, title="培训师改过的客户") == (2, True)
+    assert "personas: 0 new version(s) imported" in "\n".join(prepare(app))
+    assert store.get_persona("angry-broadband")["title"] == "培训师改过的客户"

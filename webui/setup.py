@@ -15,7 +15,10 @@ DEMO_USERS = (("demo-trainee", "trainee", "演示组"), ("demo-trainer", "traine
 
 
 def import_personas(store: Store, directory) -> tuple[int, int]:
-    """Store each ``*.yaml`` persona in ``directory`` whose text is new; (new versions, unchanged).
+    """Store each ``*.yaml`` persona in ``directory`` whose text was never stored; (new, unchanged).
+
+    A shipped file the store has seen before adds nothing, so a trainer's edit made in the web app
+    stays the latest version across restarts; a changed shipped file becomes a new version.
 
     A broken file raises PersonaError naming it; nothing from it is stored.
     """
@@ -28,9 +31,12 @@ def import_personas(store: Store, directory) -> tuple[int, int]:
     for f in sorted(d.glob("*.yaml")):
         text = f.read_text(encoding="utf-8")
         p = parse_persona_text(text, source=str(f))
-        _, created = store.add_persona_version(p.id, text, title=p.title, difficulty=p.difficulty,
-                                               channel=p.channel, scenarios=p.scenarios)
-        new, same = new + created, same + (not created)
+        if store.persona_version_with_text(p.id, text) is not None:
+            same += 1  # already stored; a trainer's later edit stays the latest version
+            continue
+        store.add_persona_version(p.id, text, title=p.title, difficulty=p.difficulty,
+                                  channel=p.channel, scenarios=p.scenarios)
+        new += 1
     return new, same
 
 

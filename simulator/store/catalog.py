@@ -31,6 +31,12 @@ class CatalogMixin:
                           dumps(list(scenarios or ())), created_by, now_iso()))
         return version, True
 
+    def persona_version_with_text(self, persona_id: str, yaml_text: str) -> int | None:
+        """The newest stored version of this persona with exactly this text, if any."""
+        row = self.one("SELECT max(version) AS v FROM personas WHERE persona_id = ? AND yaml = ?",
+                       (persona_id, yaml_text))
+        return row["v"] if row else None
+
     def get_persona(self, persona_id: str, version: int | None = None) -> dict | None:
         """One stored persona version (the latest when version is None)."""
         if version is None:
