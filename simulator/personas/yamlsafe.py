@@ -40,7 +40,10 @@ def compose(text: str, source: str):
     """Parse YAML into a node tree, refusing tags, anchors, aliases, duplicate keys and deep nesting."""
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise PersonaError(f"{source}: " + zh(f"persona file is too large (the limit is {MAX_BYTES // 1024} KB)", "文件太大"))
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters right here
+    except yaml.YAMLError as e:
+        raise PersonaError(f"{source}: " + zh(f"invalid YAML: {getattr(e, 'problem', None) or ' '.join(str(e).split())}", "YAML 格式错误")) from None
     try:
         depth = 0
         for ev in iter(loader.peek_event, None):
