@@ -25,6 +25,9 @@ class YSeq(list):
         return self.item_lines[k] if 0 <= k < len(self.item_lines) else self.line
 
 
+MAX_NODES = 200_000  # the whole built-in phrasebook is ~20,000
+
+
 def load(text: str, where: str):
     """Parse one YAML document with yaml.SafeLoader; duplicate keys are errors."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)   # libyaml when present: ~5x faster
@@ -36,9 +39,10 @@ def load(text: str, where: str):
             line = mark.line + 1 if mark else 1
             raise PhrasebookError(f"{where}:{line}: invalid YAML: {e.problem or e.context}") from None
         except yaml.YAMLError as e:
-            raise PhrasebookError(f"{where}: invalid YAML: {e}") from None
+            raise PhrasebookError(f"{where}: invalid YAML: {' '.join(str(e).split())}") from None
         if node is None:
             return None
+        loader.nodes_left = MAX_NODES  # aliases are shared nodes: a billion-laughs file would expand forever
         return _convert(loader, node, where)
     finally:
         loader.dispose()
@@ -46,6 +50,9 @@ def load(text: str, where: str):
 
 def _convert(loader, node, where):
     line = node.start_mark.line + 1
+    loader.nodes_left -= 1
+    if loader.nodes_left < 0:
+        raise PhrasebookError(f"{where}:{line}: the file expands to over {MAX_NODES} values (aliases nested too deep)")
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out = YMap()
