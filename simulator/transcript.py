@@ -101,7 +101,7 @@ def from_dict(data: Any) -> Transcript:
             raise TranscriptError(f"turn {i} is too long ({len(text)} characters; the limit is {MAX_TURN_CHARS})")
         at = t.get("at")
         if at is not None:
-            if isinstance(at, bool) or not isinstance(at, (int, float)) or at != at or at < 0:
+            if isinstance(at, bool) or not isinstance(at, (int, float)) or at != at or at < 0 or at == float("inf"):
                 raise TranscriptError(f"turn {i} has \"at\" {at!r}; it must be seconds from the call's start")
             at = float(at)
         turns.append(Turn(role=role, text=text, at=at))
