@@ -239,6 +239,18 @@ def test_preview_call_plays_the_draft_and_stores_nothing(auth, login_as, store):
     assert bad.status_code == 400 and "过期" in bad.json["error"]["message"]
 
 
+def test_preview_plays_unsaved_form_changes(auth, login_as, store):
+    login_as("trainer")
+    values = forms.form_values(forms.load(SHIPPED))
+    r = auth.post("/trainer/preview/start", {"yaml": SHIPPED, "form_original": json.dumps(values),
+                                             **dict(values, mood_start="3")})
+    assert r.status_code == 200 and r.json["mood"] == 3
+    r = auth.post("/trainer/preview/start", {"yaml": SHIPPED, "form_original": json.dumps(values),
+                                             **dict(values, mood_start="11")})
+    assert r.status_code == 400 and r.json["error"]["field"] == "mood_start"
+    assert len(store.persona_versions(PERSONA)) == 1
+
+
 def test_preview_of_an_invalid_draft_gives_the_line(auth, login_as):
     login_as("trainer")
     r = auth.post("/trainer/preview/start", {"yaml": SHIPPED.replace("difficulty: medium", "difficulty: 9")})
@@ -281,10 +293,10 @@ def test_assignment_bad_input(auth, login_as, store, form, message):
 
 
 def test_phrasebook_view_lists_rules_with_sources_and_examples(client, login_as):
-    from simulator.grading import load_phrasebook
+    from webui.staff.preview import phrasebook
     login_as("trainer")
     page = client.get("/trainer/phrasebook").get_data(as_text=True)
-    book = load_phrasebook()
+    book = phrasebook()  # the built-in book, as loaded by the app
     for rule in book.rules:
         assert f"<code>{rule.id}</code>" in page
     rule = book.rule("closing.ask-more")

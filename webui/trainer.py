@@ -60,15 +60,10 @@ def _editor(persona_id):
         values = forms.form_values(forms.load(text) or {})
         return _render_editor(current, text, values, values)
 
-    text = (request.form.get("yaml") or "").replace("\r\n", "\n")
-    values = {f.name: request.form.get(f.name, "") for f in forms.FIELDS}
-    changed = any(values[f.name].replace("\r\n", "\n").strip()
-                  != str(_original().get(f.name, "")).replace("\r\n", "\n").strip() for f in forms.FIELDS)
-    if changed:  # the form wins for the fields the trainer changed
-        data = forms.load(text)
-        if not isinstance(data, dict):
-            return _fail(current, text, _persona_errors(text))
-        text = forms.dump(forms.overlay(data, request.form, request.form.get("form_original", "")))
+    text = _draft()
+    if text is None:
+        text = (request.form.get("yaml") or "").replace("\r\n", "\n")
+        return _fail(current, text, _persona_errors(text))
     if len(text.encode("utf-8")) > MAX_BYTES:
         return _fail(current, text, [{"line": None, "field": None, "path": None,
                                       "message": f"内容太长（上限 {MAX_BYTES // 1024} KB）"}])
@@ -87,6 +82,22 @@ def _editor(persona_id):
     else:
         flash(f"没有改动，仍是版本 v{version}。")
     return redirect(url_for("trainer.edit_persona", persona_id=persona.id))
+
+
+def _draft() -> str | None:
+    """The persona text the editor sent: the YAML, with the form fields the trainer changed laid
+    over it (then regenerated). None when fields changed but the YAML does not parse."""
+    text = (request.form.get("yaml") or "").replace("\r\n", "\n")
+    original = _original()
+    changed = any(request.form.get(f.name, "").replace("\r\n", "\n").strip()
+                  != str(original.get(f.name, "")).replace("\r\n", "\n").strip()
+                  for f in forms.FIELDS if f.name in request.form)
+    if not changed:
+        return text
+    data = forms.load(text)
+    if not isinstance(data, dict):
+        return None
+    return forms.dump(forms.overlay(data, request.form, request.form.get("form_original", "")))
 
 
 def _save(store, persona, text, latest):
@@ -159,8 +170,11 @@ def _render_editor(current, text, values, original, errors=()):
 @bp.route("/preview/start", methods=("POST",))
 @role_required("trainer")
 def preview_start():
-    text = (request.form.get("yaml") or "").replace("\r\n", "\n")
+    text = _draft()  # the whole editor form: unsaved form changes are played too
     try:
+        if text is None:
+            _parse(request.form.get("yaml") or "")
+            raise PersonaError("YAML 无法解析")
         persona = _parse(text)
     except PersonaError as e:
         return jsonify(ok=False, error=forms.parse_error(e)), 400

@@ -48,8 +48,8 @@
     });
   }
   function post(url, data) {
-    var body = new FormData();
-    Object.keys(data).forEach(function (k) { body.append(k, data[k]); });
+    var body = data instanceof FormData ? data : new FormData();
+    if (body !== data) Object.keys(data).forEach(function (k) { body.append(k, data[k]); });
     return fetch(url, {method: "POST", body: body, credentials: "same-origin",
                        headers: {"X-CSRF-Token": csrf, "Accept": "application/json"}})
       .then(function (r) { return r.json(); });
@@ -79,7 +79,8 @@
     panel.hidden = false;
     log.textContent = "";
     status.textContent = "正在接通…";
-    post(startBtn.dataset.url, {yaml: yaml.value}).then(handle)
+    // the whole editor form: YAML, form fields and what they were, so unsaved changes play too
+    post(startBtn.dataset.url, new FormData(document.getElementById("persona-form"))).then(handle)
       .catch(function () { status.textContent = "网络错误，请重试"; });
   });
   form.addEventListener("submit", function (ev) {
