@@ -11,18 +11,19 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from simulator.callers import get_backend
-from simulator.grading import load_phrasebook, rescore
+from simulator.grading import rescore
 from simulator.personas import parse_persona_text
 from simulator.session import CallSession
 from webui.staff import csvout
 from webui.staff.marks import highlight
+from webui.staff.preview import phrasebook
 
 GOOD = ["您好，星海宽带，请问有什么可以帮您？", "您消消气，我理解您的心情，非常抱歉给您带来不便。请问您贵姓？",
         "张先生，请问您的宽带账号是多少？", "好的张先生，请问您的地址是？", "张先生，请问您的联系电话是？",
         "好的张先生，我马上为您登记，今天下午两小时内安排师傅上门。", "请问您还有其它问题吗？",
         "感谢您的来电，请您先挂机，再见！"]
 RUDE = ["=HYPERLINK(\"http://x\") <script>alert(1)</script>", "这是公司规定，我也没办法。", "你烦不烦啊"]
-BOOK = load_phrasebook()
+BOOK = phrasebook()  # the built-in book, the same object the app rescores with
 
 
 def play(store, user: str, persona_id: str, replies, days_ago: int = 0) -> str:
