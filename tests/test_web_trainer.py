@@ -83,6 +83,8 @@ def test_yaml_edit_adds_a_version_and_old_sessions_keep_theirs(auth, login_as, s
     assert store.get_session(old_call)["persona_version"] == 1
     page = auth._client.get(f"/trainer/personas/{PERSONA}").get_data(as_text=True)
     assert "v2" in page and "宽带断网五天的愤怒客户" in page
+    old = auth._client.get(f"/trainer/personas/{PERSONA}?version=1").get_data(as_text=True)
+    assert 'id="old-version"' in old and "新版本 v3" in old
     # saving the same text again adds nothing
     r = _edit(auth, v2["yaml"])
     assert r.status_code == 302 and len(store.persona_versions(PERSONA)) == 2
