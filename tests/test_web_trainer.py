@@ -304,3 +304,9 @@ def test_phrasebook_view_lists_rules_with_sources_and_examples(client, login_as)
     rule = book.rule("closing.ask-more")
     assert rule.source["seed"] in page and "合格示例" in page and "不合格示例" in page
     assert 'id="s-all"' in page
+
+
+def test_import_far_over_the_request_limit_is_413_too(auth, login_as, store):
+    login_as("trainer")
+    r = _upload(auth, b"# " + b"x" * 400_000)
+    assert r.status_code == 413 and "太" in r.get_data(as_text=True)
