@@ -102,6 +102,12 @@ def auth(client):
 
 
 @pytest.fixture
+def make_auth():
+    """AuthActions for another client (a second browser): ``make_auth(app.test_client())``."""
+    return AuthActions
+
+
+@pytest.fixture
 def login_as(auth):
     return auth.login_as
 

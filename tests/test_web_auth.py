@@ -35,16 +35,11 @@ def test_one_address_trying_many_names_is_limited_too(app, client, auth):
     assert auth.login("trainee2").status_code == 429
 
 
-def test_rate_limit_is_shared_through_the_database(app, auth, tmp_path):
+def test_rate_limit_is_shared_through_the_database(app, auth, make_auth):
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         auth.login("trainee", "bad-password")
     other = create_app({"TESTING": True, "DATA_DIR": app.config["DATA_DIR"], "SECRET_KEY": "x"})
-    assert AuthActionsFor(other).login("trainee").status_code == 429
-
-
-def AuthActionsFor(app):
-    from conftest import AuthActions
-    return AuthActions(app.test_client())
+    assert make_auth(other.test_client()).login("trainee").status_code == 429
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong-token"])

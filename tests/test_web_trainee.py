@@ -8,7 +8,6 @@ import re
 import pytest
 import requests
 
-from conftest import AuthActions
 from simulator.errors import StoreError
 
 PERSONA = "angry-broadband"
@@ -153,14 +152,14 @@ def test_someone_elses_assignment_is_404(client, trainee, store):
     assert trainee.post("/call/start", {"persona_id": "no-such-persona"}).status_code == 404
 
 
-def test_resume_after_reconnect_loses_no_turn(app, client, trainee, store):
+def test_resume_after_reconnect_loses_no_turn(app, client, trainee, store, make_auth):
     sid = start_call(client, trainee)
     caller_line(client, sid)
     trainee.post_json(f"/call/{sid}/reply", {"text": GREETING, "expect": 1})
     before = stored_turns(store, sid)
     # a new browser: new cookie jar, log in again, open the same call
     other = app.test_client()
-    auth2 = AuthActions(other)
+    auth2 = make_auth(other)
     auth2.login_as("trainee")
     page = other.get(f"/call/{sid}").get_data(as_text=True)
     for _, text in before:
@@ -224,10 +223,10 @@ POST_PATHS = ["/call/{sid}/reply", "/call/{sid}/hold", "/call/{sid}/hangup"]
 
 
 @pytest.fixture
-def foreign_call(app):
+def foreign_call(app, make_auth):
     """A call that belongs to trainee2."""
     c = app.test_client()
-    a = AuthActions(c)
+    a = make_auth(c)
     a.login_as("trainee2")
     return start_call(c, a)
 
