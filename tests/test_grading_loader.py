@@ -122,6 +122,12 @@ def test_unsafe_yaml_tag_is_refused(tmp_path):
     assert ":2:" in msg
 
 
+@pytest.mark.parametrize("text", ["- &a\n  id: x.y\n  title: [*a]\n", "- " + "[" * 5000 + "]" * 5000 + "\n"])
+def test_self_referencing_or_deep_yaml_is_an_error(tmp_path, text):
+    msg = error_of(write(tmp_path, text))
+    assert msg.startswith(f"{tmp_path / 'rules.yaml'}:1: ") and ("nests too deeply" in msg or "invalid YAML" in msg)
+
+
 def test_unknown_scenario_when_meta_lists_them(tmp_path):
     text = RULE.replace("  tags:", "  scenarios: [angri]\n  tags:")
     msg = error_of(write(tmp_path, text, meta="scenarios: [angry]\n"))

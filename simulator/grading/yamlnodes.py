@@ -43,7 +43,11 @@ def load(text: str, where: str):
         if node is None:
             return None
         loader.nodes_left = MAX_NODES  # aliases are shared nodes: a billion-laughs file would expand forever
-        return _convert(loader, node, where)
+        try:
+            return _convert(loader, node, where)
+        except RecursionError:        # an alias inside its own anchor, or thousands of nested lists
+            raise PhrasebookError(f"{where}:{node.start_mark.line + 1}: the YAML nests too deeply "
+                                  "(or an alias refers to itself)") from None
     finally:
         loader.dispose()
 
