@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import simulator.callers.hf  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch is imported)
 from simulator.callers.base import HistoryLine, Intent  # noqa: E402
 from simulator.callers.prompt import build_messages  # noqa: E402
 

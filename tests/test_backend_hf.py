@@ -80,3 +80,26 @@ def test_bad_weights_dir(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelError, match="cannot load caller model"):
         TransformersBackend(str(tmp_path))
+
+
+def test_prepare_fills_the_prefix_cache():
+    from simulator.callers.hf import TransformersBackend
+    b = TransformersBackend("0.5b", seed=2)
+    b.prepare(PERSONA)
+    assert len(b._prefixes) == 1
+    "".join(b.voice(PERSONA, ASK, HIST))
+    assert len(b._prefixes) == 1          # the turn reused the prepared prefix
+
+
+def test_llamacpp_backend_on_the_same_gguf():
+    """Optional backend (bench extra): the packaged GGUF through llama.cpp, greedy is repeatable."""
+    pytest.importorskip("llama_cpp")
+    from simulator.callers.guard import guarded_voice
+    from simulator.callers.llamacpp import LlamaCppBackend
+    b = LlamaCppBackend("0.5b", temperature=0, seed=1)
+    one = "".join(b.voice(PERSONA, ASK, HIST))
+    assert one and "\n" not in one and one == "".join(b.voice(PERSONA, ASK, HIST))
+    g = guarded_voice(b, PERSONA, ASK, HIST, timeout=60, first_token_timeout=60).resolve()
+    assert g.backend in ("llamacpp", "fallback") and g.text
+    with pytest.raises(ModelError, match="gguf"):
+        LlamaCppBackend("/nonexistent/model.bin")

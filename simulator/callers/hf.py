@@ -117,6 +117,15 @@ class TransformersBackend:
             self._prefixes.popitem(last=False)
         return self._prefixes[prefix]
 
+    def prepare(self, persona) -> None:
+        """Prefill this persona's prefix now (e.g. when the call starts), so the first line is fast too."""
+        if self.cache_prefix:
+            from .base import OPEN
+            prefix, _ = self._split_prompt(persona, Intent(OPEN, "喂？"))
+            if prefix:
+                with self._lock:
+                    self._prefix_cache(prefix)
+
     # -- decoding -----------------------------------------------------------------------------
     def _sample(self, logits, generated: list[int]) -> int:
         import torch
