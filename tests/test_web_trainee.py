@@ -259,6 +259,7 @@ HOSTILE = '<script>alert("x")</script><b>粗</b>'
 
 def test_html_in_every_text_field_comes_back_escaped(client, auth, store):
     store.add_user(HOSTILE, role="trainee", password="pw-hostile", group=HOSTILE)
+    store.add_persona_version("hostile", "id: hostile\n", title=HOSTILE, difficulty=HOSTILE, scenarios=[HOSTILE])
     auth.login(HOSTILE, "pw-hostile")
     sid = start_call(client, auth)
     caller_line(client, sid)
