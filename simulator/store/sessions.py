@@ -126,13 +126,15 @@ class SessionsMixin:
     def findings(self, session_id: str) -> list[dict]:
         """Findings in report shape, each with ``id`` and ``override`` (the latest, or None)."""
         out = []
-        for row in self.rows("SELECT * FROM findings WHERE session_id = ? ORDER BY coalesce(turn, 1e9), id",
-                             (session_id,)):
+        for row in self.rows(
+                "SELECT f.*, o.verdict AS o_verdict, o.comment AS o_comment, o.at AS o_at, "
+                "u.name AS o_by_name FROM findings f "
+                "LEFT JOIN overrides o ON o.id = (SELECT max(id) FROM overrides WHERE finding_id = f.id) "
+                "LEFT JOIN users u ON u.id = o.by "
+                "WHERE f.session_id = ? ORDER BY coalesce(f.turn, 1e9), f.id", (session_id,)):
             f = finding_from_db(row)
-            ov = self.one("SELECT o.verdict, o.comment, o.at, u.name AS by_name FROM overrides o "
-                          "LEFT JOIN users u ON u.id = o.by WHERE o.finding_id = ? "
-                          "ORDER BY o.id DESC LIMIT 1", (row["id"],))
-            f["override"] = ov
+            f["override"] = ({"verdict": row["o_verdict"], "comment": row["o_comment"], "at": row["o_at"],
+                              "by_name": row["o_by_name"]} if row["o_verdict"] is not None else None)
             out.append(f)
         return out
 
