@@ -147,6 +147,25 @@ def test_finish_session_replaces_live_findings_with_the_report(st):
         st.finish_session("nope", report, end_reason="x")
 
 
+def test_the_latest_override_wins_and_dismissed_findings_leave_the_progress_counts(st):
+    sid = _call(st)
+    uid = st.get_session(sid)["user_id"]
+    st.finish_session(sid, {"score": 50, "findings": [{"turn": 1, "rule": "a.x", "verdict": "violation"},
+                                                      {"turn": 1, "rule": "a.y", "verdict": "violation"}]},
+                      end_reason="agent_hangup")
+    fx = st.findings(sid)[0]["id"]
+    st.execute("INSERT INTO overrides (finding_id, verdict, comment, by, at) VALUES (?, 'violation', '先维持', ?, 't1')",
+               (fx, uid))
+    assert st.findings(sid)[0]["override"]["verdict"] == "violation"
+    assert {r["rule"] for r in st.rule_counts_for_user(uid)} == {"a.x", "a.y"}
+    st.execute("INSERT INTO overrides (finding_id, verdict, comment, by, at) VALUES (?, 'dismissed', '误判', ?, 't2')",
+               (fx, uid))
+    ov = st.findings(sid)[0]["override"]
+    assert (ov["verdict"], ov["comment"], ov["by_name"]) == ("dismissed", "误判", "u")
+    assert st.findings(sid)[1]["override"] is None
+    assert [r["rule"] for r in st.rule_counts_for_user(uid)] == ["a.y"]
+
+
 def test_call_lock_lets_one_writer_in_at_a_time(st):
     sid = _call(st)
     token = st.lock_call(sid)
