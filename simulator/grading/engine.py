@@ -24,7 +24,7 @@ class CallContext:
         self._norms: list = []
         self._prev_agent: list = []       # turn index -> index of the agent turn before it, or None
         self.agent_idx: list[int] = []
-        self._cache: dict = {}
+        self._cache: list[dict] = []
         self._texts: dict = {}            # rule id -> (message, suggestion) with {company} filled
         self._state: dict = {}            # rule id -> operator's own per-call memory
 
@@ -34,6 +34,7 @@ class CallContext:
         self._prev_agent.append(self.agent_idx[-1] if self.agent_idx else None)
         self.turns.append(turn)
         self._norms.append(Norm(turn.text))
+        self._cache.append({})
         if turn.role == "agent":
             self.agent_idx.append(i)
         return i
@@ -52,10 +53,10 @@ class CallContext:
         self._state.pop(rule.id, None)
 
     def hits(self, matcher, i) -> list[Hit]:
-        key = (id(matcher), i)
-        got = self._cache.get(key)
+        cache = self._cache[i]                       # per turn: matcher -> its hits in that turn
+        got = cache.get(matcher)
         if got is None:
-            got = self._cache[key] = matcher.find(self._norms[i], self.company)
+            got = cache[matcher] = matcher.find(self._norms[i], self.company)
         return got
 
     def finding(self, rule, i, verdict, hit=None, span=None, evidence=None, note=None) -> dict:

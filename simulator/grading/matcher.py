@@ -60,7 +60,9 @@ class Matcher:
         self.window = negation_window
         self._compiled: dict = {}
         self._by_company = any(COMPANY in rx for rx in self._rx)
-        self._regexes(None)                               # precompile at load time
+        rx, rx_bare = self._regexes(None)                 # precompile at load time
+        # the common case (one company-independent regex, nothing fuzzy): a miss costs one search
+        self.quick = rx if not (self._by_company or self.similar or rx_bare is not None) else None
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -110,6 +112,8 @@ class Matcher:
 
     def find(self, norm: Norm, company: str | None = None) -> list[Hit]:
         """Hits that survive the negation filters."""
+        if self.quick is not None and self.quick.search(norm.full.text) is None:
+            return []
         hits = self.raw(norm, company)
         if not hits:
             return hits
