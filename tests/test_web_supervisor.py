@@ -147,21 +147,23 @@ def test_sessions_csv_follows_filters_and_neutralises_formulas(client, login_as,
     login_as("supervisor")
     rows = _csv(client, "/supervisor/sessions.csv")
     assert rows[0][:3] == ["通话ID", "学员", "学员组"]
-    assert {r[0] for r in rows[1:]} == set(calls.values())
-    rude = next(r for r in rows if r[0] == calls["rude"])
+    # ids are random and URL-safe: one starting with "-" is written as '-… like any other cell
+    ids = {name: csvout.cell(sid) for name, sid in calls.items()}
+    assert {r[0] for r in rows[1:]} == set(ids.values())
+    rude = next(r for r in rows if r[0] == ids["rude"])
     assert rude[1] == "'=cmd|' /C calc'!A0"
     assert float(rude[10]) == store.get_session(calls["rude"])["score"]
     only = _csv(client, "/supervisor/sessions.csv?group=%E4%BA%8C%E6%9C%9F")
-    assert {r[0] for r in only[1:]} == {calls["rude"], calls["old"]}
+    assert {r[0] for r in only[1:]} == {ids["rude"], ids["old"]}
 
 
 def test_findings_csv(client, login_as, store, calls):
     login_as("supervisor")
     rows = _csv(client, "/supervisor/findings.csv?trainee=trainee")
     stored = store.rows("SELECT * FROM findings WHERE session_id = ?", (calls["good"],))
-    assert len(rows) - 1 == len(stored) and {r[0] for r in rows[1:]} == {calls["good"]}
+    assert len(rows) - 1 == len(stored) and {r[0] for r in rows[1:]} == {csvout.cell(calls["good"])}
     rows = _csv(client, "/supervisor/findings.csv?persona=angry-broadband")
-    evidence = [r[8] for r in rows[1:] if r[0] == calls["rude"]]
+    evidence = [r[8] for r in rows[1:] if r[0] == csvout.cell(calls["rude"])]
     assert any(e.startswith("'=HYPERLINK") for e in evidence)
     cells = [c for r in rows for c in r]
     assert not any(c.startswith(("=", "+", "@")) for c in cells)
@@ -169,7 +171,7 @@ def test_findings_csv(client, login_as, store, calls):
 
 @pytest.mark.parametrize("value,expected", [
     ("=1+1", "'=1+1"), ("+41", "'+41"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=x", "'\t=x"),
-    ("正常文字", "正常文字"), (-5, "-5"), (72.5, "72.5"), (78.0, "78"), (None, ""), (True, "1"),
+    ("-Zx3_session-id", "'-Zx3_session-id"), ("正常文字", "正常文字"), (-5, "-5"), (72.5, "72.5"), (78.0, "78"), (None, ""), (True, "1"),
 ])
 def test_csv_cell(value, expected):
     assert csvout.cell(value) == expected
