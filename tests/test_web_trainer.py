@@ -303,7 +303,7 @@ def test_phrasebook_view_lists_rules_with_sources_and_examples(client, login_as)
         assert f"<code>{rule.id}</code>" in page
     rule = book.rule("closing.ask-more")
     assert rule.source["seed"] in page and "合格示例" in page and "不合格示例" in page
-    assert 'id="s-all"' in page
+    assert "<h2>结束语</h2>" in page and "场景：全部" in page
 
 
 def test_import_far_over_the_request_limit_is_413_too(auth, login_as, store):

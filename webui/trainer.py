@@ -267,13 +267,13 @@ def delete_assignment(assignment_id):
 @bp.route("/phrasebook")
 @role_required("trainer")
 def phrasebook():
+    """The phrasebook, read-only, by area (one file each); each rule says its scenarios."""
     try:
         book = preview.phrasebook()
     except PeilianError as e:
         abort(503, description=f"话术库无法加载：{e}")
-    by_scenario: dict[str, list] = {}
+    areas: dict[str, list] = {}
     for rule in book.rules:
-        for s in rule.scenarios or ("all",):
-            by_scenario.setdefault(s, []).append(rule)
-    order = sorted(by_scenario, key=lambda s: (s != "all", s))
-    return render_template("trainer/phrasebook.html", book=book, order=order, by_scenario=by_scenario)
+        areas.setdefault(rule.file, []).append(rule)
+    order = [(f"a-{i}", preview.area_title(f), areas[f]) for i, f in enumerate(areas)]
+    return render_template("trainer/phrasebook.html", book=book, areas=order)

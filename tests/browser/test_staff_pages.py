@@ -35,6 +35,9 @@ def test_trainer_preview_call_and_error_line(page, screenshot, login, store):
                            " return t.value.slice(t.selectionStart, t.selectionEnd); }")
     assert selected == pg.input_value("#yaml").split("\n")[line - 1]
     screenshot("trainer-editor-error")
+    pg.goto(pg.base + "/trainer/phrasebook")
+    assert pg.locator("article.rule").count() > 10
+    screenshot("trainer-phrasebook", full_page=False)
     assert pg.problems == []
 
 

@@ -7,6 +7,7 @@ Between requests the call lives in a signed token the page sends back (the draft
 from __future__ import annotations
 
 import functools
+import re
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -19,6 +20,22 @@ SALT = "peilian-trainer-preview"
 def phrasebook():
     from simulator.grading import load_phrasebook
     return load_phrasebook()
+
+
+@functools.lru_cache(maxsize=64)
+def area_title(path: str) -> str:
+    """A phrasebook file's area name: its first comment up to the colon (``# 结束语: …``)."""
+    from pathlib import Path
+    first = ""
+    for candidate in (Path(path), Path(__file__).resolve().parents[2] / path):  # paths may be repo-relative
+        try:
+            with open(candidate, encoding="utf-8") as f:
+                first = f.readline()
+            break
+        except OSError:
+            continue
+    m = re.match(r"#\s*([^:：]+)", first)
+    return m.group(1).strip() if m else Path(path).stem
 
 
 def _signer() -> URLSafeTimedSerializer:
