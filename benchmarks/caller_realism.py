@@ -96,13 +96,16 @@ def make_backend(name: str):
     from simulator.callers import get_backend
     if name == "scripted":
         return get_backend("scripted", seed=1)
+    if name.startswith("llamacpp"):        # llamacpp or llamacpp:1.5b (optional backend)
+        from simulator.callers.llamacpp import LlamaCppBackend
+        return LlamaCppBackend(name.partition(":")[2] or "0.5b", seed=1)
     return get_backend("transformers", model=name, seed=1)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=200, help="generated lines per backend (default 200)")
-    ap.add_argument("--backends", default=None, help="comma list: scripted,0.5b,1.5b (default: all installed)")
+    ap.add_argument("--backends", default=None, help="comma list: scripted,0.5b,1.5b,llamacpp[:size] (default: scripted + installed models)")
     ap.add_argument("--smoke", action="store_true", help="10 lines per backend")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--dump", default=None, help="write every generated line as JSON lines to this file")

@@ -12,9 +12,11 @@ Layout under ``<home>/models/<size>/`` (``<home>`` = ``$PEILIAN_HOME`` or ``~/.c
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import re
@@ -182,10 +184,13 @@ def convert(gguf: Path, out: Path, progress: bool = True) -> Path:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
+    # the GGUF loader draws its own tqdm bars on stderr; --quiet silences them
+    quiet = contextlib.redirect_stderr(io.StringIO()) if not progress else contextlib.nullcontext()
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
-                                                     dtype=torch.bfloat16)
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        with quiet:
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                         dtype=torch.bfloat16)
+            tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         # save_pretrained refuses a GGUF-loaded model until the quantizer is cleared (DESIGN.md).
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
