@@ -18,6 +18,7 @@ SHIPPED = (Path(__file__).resolve().parents[1] / "personas" / f"{PERSONA}.yaml")
 XSS = "<script>alert(1)</script>"
 
 GET_PAGES = ["/trainer/", "/trainer/personas/new", f"/trainer/personas/{PERSONA}",
+             f"/trainer/personas/{PERSONA}/diff?from=1&to=1",
              f"/trainer/personas/{PERSONA}?version=1", f"/trainer/personas/{PERSONA}/export",
              "/trainer/personas/import", "/trainer/assignments", "/trainer/phrasebook"]
 POSTS = ["/trainer/personas/new", f"/trainer/personas/{PERSONA}", "/trainer/personas/import",
@@ -83,6 +84,10 @@ def test_yaml_edit_adds_a_version_and_old_sessions_keep_theirs(auth, login_as, s
     assert store.get_session(old_call)["persona_version"] == 1
     page = auth._client.get(f"/trainer/personas/{PERSONA}").get_data(as_text=True)
     assert "v2" in page and "宽带断网五天的愤怒客户" in page
+    diff = auth._client.get(f"/trainer/personas/{PERSONA}/diff").get_data(as_text=True)
+    assert '<span class="del">-title: 宽带断网三天的愤怒客户</span>' in diff
+    assert '<span class="add">+title: 宽带断网五天的愤怒客户</span>' in diff
+    assert '<span class="add">+version: 2</span>' in diff
     old = auth._client.get(f"/trainer/personas/{PERSONA}?version=1").get_data(as_text=True)
     assert 'id="old-version"' in old and "新版本 v3" in old
     # saving the same text again adds nothing

@@ -6,6 +6,7 @@ A save never overwrites: it adds the next version, so past calls keep the versio
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 
@@ -208,6 +209,22 @@ def export_persona(persona_id):
     safe = re.sub(r"[^a-z0-9-]", "", row["persona_id"]) or "persona"
     return Response(row["yaml"], mimetype="application/x-yaml",
                     headers={"Content-Disposition": f'attachment; filename="{safe}-v{row["version"]}.yaml"'})
+
+
+@bp.route("/personas/<persona_id>/diff")
+@role_required("trainer")
+def diff_persona(persona_id):
+    """What changed between two stored versions (default: the previous one and the latest)."""
+    store = get_store()
+    new = store.get_persona(persona_id, request.args.get("to", type=int))
+    if new is None:
+        abort(404)
+    old = store.get_persona(persona_id, request.args.get("from", type=int) or max(1, new["version"] - 1))
+    if old is None:
+        abort(404)
+    lines = list(difflib.unified_diff(old["yaml"].split("\n"), new["yaml"].split("\n"),
+                                      f"v{old['version']}", f"v{new['version']}", lineterm="", n=2))
+    return render_template("trainer/diff.html", persona_id=persona_id, old=old, new=new, lines=lines)
 
 
 @bp.route("/personas/import", methods=("GET", "POST"))
