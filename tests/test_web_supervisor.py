@@ -273,3 +273,18 @@ def test_overview_numbers_and_charts(client, login_as, store, calls):
     assert "=cmd|&#39; /C calc&#39;!A0</text>" in page                    # SVG labels are escaped text
     filtered = client.get("/supervisor/overview?group=%E4%B8%80%E6%9C%9F").get_data(as_text=True)
     assert "已评分通话 <strong>1</strong>" in filtered
+
+
+def test_every_staff_route_refuses_trainees_and_strangers(app, client, auth):
+    """Guards future routes too: each URL rule of the trainer and supervisor blueprints."""
+    args = {"persona_id": "angry-broadband", "session_id": "x", "finding_id": 1, "assignment_id": 1}
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.split(".")[0] in ("trainer", "supervisor")]
+    assert len(rules) >= 15
+    for who in (None, "trainee"):
+        if who:
+            auth.login_as(who)
+        for rule in rules:
+            url = rule.build({k: v for k, v in args.items() if k in rule.arguments})[1]
+            for method in sorted(rule.methods & {"GET", "POST"}):
+                r = auth.post(url) if method == "POST" else client.get(url)
+                assert r.status_code == (302 if who is None else 403), (who, method, url)
