@@ -315,3 +315,12 @@ def test_import_far_over_the_request_limit_is_413_too(auth, login_as, store):
     login_as("trainer")
     r = _upload(auth, b"# " + b"x" * 400_000)
     assert r.status_code == 413 and "太" in r.get_data(as_text=True)
+
+
+def test_import_a_flow_style_file(auth, login_as, store):
+    login_as("trainer")
+    data = forms.load(forms.STARTER.replace("new-caller", "flow-style"))
+    text = json.dumps(data, ensure_ascii=False)            # JSON is YAML too: one line, no "id:" line
+    r = _upload(auth, text.encode())
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert store.get_persona("flow-style")["yaml"] == text

@@ -106,8 +106,11 @@ def _save(store, persona, text, latest):
     if latest is not None and forms.with_version(text, latest["version"]) == latest["yaml"]:
         return latest["version"], False
     number = (latest["version"] + 1) if latest else 1
-    text = forms.with_version(text, number)
-    persona = _parse(text)
+    versioned = forms.with_version(text, number)
+    try:  # a flow-style file ({id: …}) has no line to set; it is stored as written
+        persona, text = _parse(versioned), versioned
+    except PersonaError:
+        pass
     return store.add_persona_version(persona.id, text, title=persona.title,
                                      difficulty=persona.difficulty, channel=persona.channel,
                                      scenarios=persona.scenarios, created_by=g.user["id"])
