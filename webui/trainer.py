@@ -74,9 +74,9 @@ def _editor(persona_id):
         return _fail(current, text, forms.problems(text, e))
     latest = store.get_persona(persona.id)
     if persona_id is None and latest is not None:
-        return _fail(current, text, [_at_id(text, f"角色 id “{persona.id}” 已存在；请换一个 id，或去编辑那个角色")])
+        return _fail(current, text, [forms.at_id(text, f"角色 id “{persona.id}” 已存在；请换一个 id，或去编辑那个角色")])
     if persona_id is not None and persona.id != persona_id:
-        return _fail(current, text, [_at_id(text, f"id 不能修改（应为 {persona_id}）；要另建角色请用“新建角色”")])
+        return _fail(current, text, [forms.at_id(text, f"id 不能修改（应为 {persona_id}）；要另建角色请用“新建角色”")])
     version, created = _save(store, persona, text, latest)
     if created:
         flash(f"已保存为新版本 v{version}；之前的通话仍使用它们当时的版本。")
@@ -132,12 +132,6 @@ def _persona_errors(text):
     return [{"line": None, "field": None, "path": None, "message": "YAML 无法解析"}]
 
 
-def _at_id(text, message):
-    m = forms.ID_LINE.search(text)
-    line = text[:m.start()].count("\n") + 1 if m else None
-    return {"line": line, "field": None, "path": "id", "message": message}
-
-
 def _fail(current, text, errors):
     """Show the text as sent with the error; the form shows what the text says (when it parses),
     else what was typed, with the trainer's unsaved form changes kept as changes."""
@@ -150,14 +144,6 @@ def _fail(current, text, errors):
     return _render_editor(current, text, values, original, errors=errors), 400
 
 
-def _excerpt(text: str, line: int | None) -> list[tuple[int, str]]:
-    """The error's line with two lines either side, numbered, for quoting under the error."""
-    if not line:
-        return []
-    lines = text.split("\n")
-    return [(i, lines[i - 1]) for i in range(max(1, line - 2), min(len(lines), line + 2) + 1)]
-
-
 def _render_editor(current, text, values, original, errors=()):
     versions = trainer_admin.versions_with_use(get_store(), current["persona_id"]) if current else []
     error = errors[0] if errors else None
@@ -168,7 +154,7 @@ def _render_editor(current, text, values, original, errors=()):
     return render_template("trainer/edit.html", current=current, text=text, values=values,
                            original=json.dumps(original, ensure_ascii=False), fields=forms.FIELDS,
                            error=error, errors=errors, by_field=by_field, versions=versions,
-                           excerpt=_excerpt(text, error and error.get("line")))
+                           excerpt=forms.excerpt(text, error and error.get("line")))
 
 
 @bp.route("/preview/start", methods=("POST",))
@@ -253,7 +239,7 @@ def import_persona():
     except PersonaError as e:
         errors = forms.problems(text, e)
         return render_template("trainer/import.html", error=errors[0], errors=errors,
-                               excerpt=_excerpt(text, errors[0]["line"])), 400
+                               excerpt=forms.excerpt(text, errors[0]["line"])), 400
     store = get_store()
     version, created = _save(store, persona, text, store.get_persona(persona.id))
     flash(f"已导入角色 {persona.id}，版本 v{version}。" if created else f"角色 {persona.id} 没有改动（v{version}）。")

@@ -174,6 +174,21 @@ def parse_error(err) -> dict:
     return {"line": line, "path": path, "field": field, "message": msg}
 
 
+def excerpt(text: str, line: int | None) -> list[tuple[int, str]]:
+    """The error's line with two lines either side, numbered, for quoting under the error."""
+    if not line:
+        return []
+    lines = text.split("\n")
+    return [(i, lines[i - 1]) for i in range(max(1, line - 2), min(len(lines), line + 2) + 1)]
+
+
+def at_id(text: str, message: str) -> dict:
+    """An error about the persona id, placed at the ``id:`` line."""
+    m = ID_LINE.search(text)
+    line = text[:m.start()].count("\n") + 1 if m else None
+    return {"line": line, "field": None, "path": "id", "message": message}
+
+
 STARTER = """\
 # 新角色：先改 id（小写字母、数字、连字符），再改下面的内容；保存后可以随时试拨。
 id: new-caller
