@@ -146,19 +146,22 @@ def trainee(base, name, stats: Stats, calls: int, replies: int, think: float, de
                 if r.status_code != 200:
                     break
                 d = r.json()
-                stats.sent += 1
                 if d.get("turn"):
                     seen[d["turn"]["idx"]] = (d["turn"]["role"], d["turn"]["text"])
+                    with stats.lock:
+                        stats.sent += d["turn"]["role"] == "agent"
+                else:  # the caller hung up before this reply arrived: answered, nothing to store
+                    stats.add("reply_after_caller_ended", 0.0)
                 if d["ended"]:
                     ended = True
                     break
             if not ended:
                 r = timed("hangup", "POST", f"/call/{sid}/hangup", headers=headers, json={})
-                if r.status_code == 200:
-                    stats.sent += 1
-                    if r.json().get("turn"):
-                        t = r.json()["turn"]
-                        seen[t["idx"]] = (t["role"], t["text"])
+                if r.status_code == 200 and r.json().get("turn"):
+                    t = r.json()["turn"]
+                    seen[t["idx"]] = (t["role"], t["text"])
+                    with stats.lock:
+                        stats.sent += 1
             timed("report", "GET", f"/report/{sid}")
     except (requests.RequestException, AttributeError, KeyError, ValueError) as e:
         with stats.lock:

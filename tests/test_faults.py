@@ -358,3 +358,41 @@ def test_disk_full_for_real_max_page_count(app, client, auth, store, monkeypatch
     assert after["turns"][: len(before["turns"])] == before["turns"], "a stored turn changed"
     turns = store.turns(sid)
     assert [t["idx"] for t in turns] == list(range(len(turns)))
+
+
+# ---------------------------------------------------------------- the app on a caller-model server
+
+
+def test_app_configured_from_env_voices_the_caller_through_an_openai_server(tmp_path, monkeypatch):
+    """PEILIAN_CALLER_BACKEND/_BASE_URL/_MODEL point the app at a server; when it dies, calls go on scripted."""
+    from conftest import AuthActions
+    from test_backend_openai import Server, sse
+
+    server = Server()
+    line = "喂，我家宽带断了整整三天了，你们到底管不管？"
+    server.reply = (200, sse(line[:4], line[4:12], line[12:]))
+    monkeypatch.setenv("PEILIAN_CALLER_BACKEND", "openai")
+    monkeypatch.setenv("PEILIAN_CALLER_BASE_URL", server.url)
+    monkeypatch.setenv("PEILIAN_CALLER_MODEL", "qwen2.5-1.5b-instruct")
+    try:
+        app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "k"})
+        assert any("caller: openai" in x for x in prepare(app))
+        store = open_store(app.config["DATA_DIR"])
+        store.add_user("t1", role="trainee", password="pw-t1-long")
+        client = app.test_client()
+        auth = AuthActions(client)
+        assert auth.login("t1", "pw-t1-long").status_code == 302
+        sid = auth.post("/call/start", {"persona_id": "angry-broadband"}).headers["Location"].rsplit("/", 1)[1]
+        evs = parse_events(client.get(f"/call/{sid}/stream").get_data(as_text=True))
+        assert "".join(d["text"] for k, d in evs if k == "piece") == line
+        assert store.turns(sid)[0]["backend"] == "openai" and store.get_session(sid)["backend"] == "openai"
+        path, _, body = server.requests[0]
+        assert path == "/v1/chat/completions" and body["model"] == "qwen2.5-1.5b-instruct"
+        assert auth.post_json(f"/call/{sid}/reply", {"text": GREETING, "expect": 1}).status_code == 200
+        server.close()  # the model server goes away mid-call
+        evs = parse_events(client.get(f"/call/{sid}/stream").get_data(as_text=True))
+        turn = store.turns(sid)[2]
+        assert turn["backend"] == "fallback" and "".join(d["text"] for k, d in evs if k == "piece") == turn["text"]
+        store.close()
+    finally:
+        server.close()
