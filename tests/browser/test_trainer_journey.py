@@ -13,6 +13,8 @@ import re
 import pytest
 import yaml
 
+from simulator.grading import load_phrasebook
+
 pytestmark = pytest.mark.browser
 
 PID = "browser-caller"
@@ -26,6 +28,13 @@ def set_line(text: str, key: str, value, before: str | None = None) -> str:
     assert m, f"the starter YAML has no {key.strip()}: line"
     new = f"{before}\n{m.group(0)}" if before is not None else f"{key}: {value}"
     return text[:m.start()] + new + text[m.end():]
+
+
+def finding(pg, rule_id: str):
+    """The preview's finding box for a rule, shown by its Chinese title (or its id)."""
+    title = load_phrasebook().rule(rule_id).title
+    return pg.locator("#preview-log .finding").filter(
+        has_text=re.compile(f"{re.escape(title)}|{re.escape(rule_id)}"))
 
 
 def caller_lines(pg, n):
@@ -94,12 +103,14 @@ def test_trainer_writes_previews_and_assigns_a_persona(page, login, screenshot, 
     lines = caller_lines(pg, 2)
     assert lines[1] in persona_lines and lines[1] != lines[0]
     assert pg.locator("#preview-log .line.agent .bubble").inner_text() == "您好，星海宽带，请问有什么可以帮您？"
-    graded = pg.locator("#preview-log .finding", has_text="opening.greeting")
+    graded = finding(pg, "opening.greeting")
     assert graded.count() == 1 and "ok" in graded.get_attribute("class").split()
+    assert "做到" in graded.inner_text()
     pg.fill("#preview-text", "这是公司规定，我也没办法。")
     pg.press("#preview-text", "Enter")
-    fault = pg.locator("#preview-log .finding.violation", has_text="forbidden.rule-is-rule")
+    fault = finding(pg, "forbidden.rule-is-rule")
     fault.wait_for()
+    assert "violation" in fault.get_attribute("class").split() and "违规" in fault.inner_text()
     assert "标准话术" in fault.inner_text()
     screenshot("trainer-preview-call")
     assert store.rows("SELECT id FROM sessions") == []  # a preview stores no call
