@@ -6,6 +6,7 @@ Loading validates everything once, so the grader can trust its input and stay pu
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, asdict
 from typing import Any
 
@@ -14,6 +15,7 @@ from .errors import TranscriptError
 MAX_BYTES = 2_000_000  # a 40-turn call is ~10 KB; anything near this is not a call
 MAX_TURNS = 2_000
 MAX_TURN_CHARS = 5_000
+SURROGATE = re.compile("[\ud800-\udfff]")
 ROLES = ("caller", "agent")
 CHANNELS = ("phone", "chat")
 
@@ -63,7 +65,7 @@ def loads(text: str | bytes) -> Transcript:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise TranscriptError(f"transcript is not UTF-8 text (byte {e.start})") from None
-    if len(text.encode("utf-8")) > MAX_BYTES:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise TranscriptError(f"transcript is too large (the limit is {MAX_BYTES} bytes)")
     try:
         data = json.loads(text)
@@ -97,6 +99,8 @@ def from_dict(data: Any) -> Transcript:
             raise TranscriptError(f"turn {i} has role {role!r}; it must be \"caller\" or \"agent\"")
         if not isinstance(text, str):
             raise TranscriptError(f"turn {i} has no \"text\" string")
+        if SURROGATE.search(text):  # a "\ud83d" escape: half an emoji, not text (and unprintable as UTF-8)
+            raise TranscriptError(f"turn {i} has text that is not valid Unicode (a lone surrogate)")
         if len(text) > MAX_TURN_CHARS:
             raise TranscriptError(f"turn {i} is too long ({len(text)} characters; the limit is {MAX_TURN_CHARS})")
         at = t.get("at")
