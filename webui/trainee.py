@@ -6,6 +6,7 @@ A trainee sees only their own calls: any other id is a 404, never a 403 that wou
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template,
@@ -196,6 +197,8 @@ def reply(session_id):
         abort(400, description="回复不能为空。")
     if len(text) > MAX_REPLY_CHARS:
         abort(400, description=f"回复太长了（最多 {MAX_REPLY_CHARS} 字）。")
+    if re.search("[\ud800-\udfff]", text):  # a lone "\ud83d" escape: not storable as UTF-8
+        abort(400, description="回复中有无法识别的字符，请重新输入。")
     return _agent_action(session_id, lambda s: s.agent_turn(text.strip()))
 
 
