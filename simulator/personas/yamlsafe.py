@@ -88,7 +88,7 @@ def _check_keys(node, source):
             if not isinstance(k, yaml.ScalarNode):
                 raise PersonaError(f"{source}:{line_of(k.start_mark)}: " + zh("keys must be plain words", "键必须是简单的词"))
             if k.value in seen:
-                raise PersonaError(f"{source}:{line_of(k.start_mark)}: " + zh(f"duplicate key '{k.value}'", "重复的键"))
+                raise PersonaError(f"{source}:{line_of(k.start_mark)}: " + zh(f"duplicate key {k.value!r}", "重复的键"))
             seen.add(k.value)
             _check_keys(v, source)
     elif isinstance(node, yaml.SequenceNode):
@@ -128,5 +128,6 @@ def node_at(root, loc):
 def path_text(parts) -> str:
     out = ""
     for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+        name = str(p) if str(p).isprintable() else repr(p)  # a key with a newline stays on one line
+        out += f"[{p}]" if isinstance(p, int) else (f".{name}" if out else name)
     return out or "(top)"
