@@ -320,3 +320,23 @@ def test_phrasebook_random_yaml_rules(tmp_path_factory, data):
         load_phrasebook(d)
     except PhrasebookError as e:
         assert_clear(e, PhrasebookError)
+
+
+# ---------------------------------------------------------------- lone surrogates ("\ud83d": half an emoji)
+
+
+def test_lone_surrogate_in_a_transcript_is_refused_not_crashing_later():
+    with pytest.raises(TranscriptError, match="not valid Unicode"):
+        tr.loads('{"turns": [{"role": "agent", "text": "\\ud83d这是公司规定"}]}')
+    with pytest.raises(TranscriptError, match="not valid Unicode"):
+        tr.loads('{"turns": [{"role": "agent", "text": "\ud83d"}]}')
+
+
+def test_lone_surrogate_in_a_trainee_reply_is_400_and_stores_nothing(client, auth, store):
+    auth.login_as("trainee")
+    sid = auth.post("/call/start", {"persona_id": "angry-broadband"}).headers["Location"].rsplit("/", 1)[1]
+    client.get(f"/call/{sid}/stream").get_data()
+    r = client.post(f"/call/{sid}/reply", data='{"text": "\\ud83d您好", "expect": 1}', content_type="application/json",
+                    headers={"X-CSRF-Token": auth.csrf(), "Accept": "application/json"})
+    assert r.status_code == 400 and "无法识别" in r.get_json()["error"]
+    assert len(store.turns(sid)) == 1 and store.get_session(sid)["lock_token"] is None
