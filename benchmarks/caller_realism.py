@@ -50,7 +50,8 @@ class Recording:
         if intent.line.startswith("（"):     # non-speech / noisy lines: the guard shows them as written
             return
         reason = validate_line(clean_line(text), intent, history, persona)
-        self.lines.append({"persona": persona.id, "intent": intent.kind, "scripted": intent.line, "line": text,
+        self.lines.append({"persona": persona.id, "intent": intent.kind, "scripted": intent.line,
+                           "instruction": intent.instruction, "mood": intent.mood, "line": text,
                            "reason": reason, "seconds": time.perf_counter() - start})
 
 

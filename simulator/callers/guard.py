@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 from rapidfuzz import fuzz
 
 from .base import HistoryLine, Intent
-from .prompt import EXAMPLE_LINES, persona_facts
+from .prompt import EXAMPLE_LINES, mood_word, persona_facts
 
 MAX_CHARS = {"phone": 60, "chat": 80}
 AGENT_PHRASES = ("请问有什么可以帮", "有什么可以帮您", "有什么可以帮到您", "感谢您的来电", "很高兴为您服务",
@@ -33,14 +33,14 @@ AGENT_PHRASES = ("请问有什么可以帮", "有什么可以帮您", "有什么
                  "给您带来不便", "给您带来的不便", "请问您贵姓", "您的问题", "您反映的", "这边是客服",
                  "请问您需要", "您需要什么", "什么样的帮助", "帮到您", "帮到你", "帮助您", "帮助你", "为您提供",
                  "我会尽力", "可以尝试联系", "联系公司的客服", "联系客服", "我的客户", "请告诉我您",
-                 "我们公司规定", "请问您有什么", "您有什么问题")
+                 "我们公司规定", "请问您有什么", "您有什么问题", "我是工号", "我的工号")
 AGENT_PATTERN = re.compile(r"您的(宽带|账号|手机|电话|地址|套餐|订单|燃气|话费|号码)")
 ROLE_PREFIX = re.compile(r"^\s*(客服|坐席|座席|接线员|工作人员|agent|assistant)\s*[：:]", re.I)
 CALLER_PREFIX = re.compile(r"^\s*(客户|来电者|来电人|顾客|用户|caller|user|我|[\u4e00-\u9fff]{1,2}(先生|女士|小姐|阿姨|大爷|师傅))\s*[：:]\s*", re.I)
 AI_WORDS = re.compile(r"(我是|作为)(一个|一名)?\s*(AI|人工智能|语言模型|智能助手|AI助手|助手|机器人|模型|程序)"
                       r"|语言模型|人工智能助手|AI助手|\bAI\b|ChatGPT|Qwen|通义|阿里云|OpenAI"
                       r"|我无法提供|我不能提供|您所要求的", re.I)
-PROMPT_LABELS = ("要做的事", "参考台词", "可用资料", "情绪：", "只说你这一句", "规则：", "用中文回答", "扮演", "我正在给")
+PROMPT_LABELS = ("要做的事", "参考台词", "可用资料", "情绪：", "只说你这一句", "规则：", "用中文回答", "扮演", "我正在给", "打电话的目的", "你的目的")
 SENTENCE_END = re.compile(r"[。！？!?]+")   # "……" is a pause, not the end of a sentence
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
@@ -95,7 +95,7 @@ def validate_line(line: str, intent: Intent, history: Sequence[HistoryLine] = ()
         return "role_inversion"
     if AI_WORDS.search(text):
         return "ai_disclosure"
-    if any(label in text for label in PROMPT_LABELS):
+    if any(label in text for label in PROMPT_LABELS) or mood_word(intent.mood) in text and intent.mood > 5:
         return "echo_instruction"
     cjk, latin = len(CJK.findall(text)), len(LATIN.findall(text))
     if cjk < 2 or cjk < 0.5 * (cjk + latin):
@@ -142,8 +142,17 @@ def _contradicts(text: str, intent: Intent, persona, last_agent: str) -> bool:
             return True
     caller = _get(persona, "caller") if persona is not None else None
     surname = getattr(caller, "surname", None) or (_get(persona, "surname") if persona is not None else None)
+    if not surname:
+        return False
     m = SURNAME.search(text)
-    return bool(surname and m and m.group(1) != surname)
+    if m and m.group(1) != surname:
+        return True
+    # 我姓何，王。 / 我是王先生 (someone else's surname for the caller themself)
+    m = re.search(r"我姓(.)[，,、\s]*([\u4e00-\u9fff])(?:[。！!]|$)", text)
+    if m and m.group(2) not in (surname, m.group(1)):
+        return True
+    m = re.search(r"我是([\u4e00-\u9fff])(先生|女士|小姐)", text)
+    return bool(m and m.group(1) != surname and m.group(1) + m.group(2) not in known)
 
 
 class GuardedLine:
