@@ -250,7 +250,8 @@ def test_transcript_evidence_is_highlighted_and_escaped(client, login_as, calls)
     ("这是公司规定，我也没办法", [{"verdict": "violation", "span": [0, 6], "evidence": "这是公司规定"}],
      "<mark>这是公司规定</mark>，我也没办法"),
     ("a<b>c", [{"verdict": "violation", "span": [1, 4]}], "a<mark>&lt;b&gt;</mark>c"),
-    ("abcdef", [{"verdict": "missing", "span": [0, 3]}, {"verdict": "violation", "span": [2, 5]}], "<mark>abcde</mark>f"),
+    ("abcdef", [{"verdict": "violation", "span": [0, 3]}, {"verdict": "violation", "span": [2, 5]}], "<mark>abcde</mark>f"),
+    ("abcdef", [{"verdict": "missing", "span": [0, 6], "evidence": "abcdef"}], "abcdef"),
     ("abc", [{"verdict": "ok", "span": [0, 3]}], "abc"),
     ("abc<", [{"verdict": "violation", "span": [9, 12], "evidence": "c<"}], "ab<mark>c&lt;</mark>"),
 ])

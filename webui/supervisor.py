@@ -89,7 +89,8 @@ def _render_review(s, error=None, status=200):
     return render_template("supervisor/review.html", s=s, turns=turns, by_turn=by_turn,
                            whole_call=by_turn.get(None, []), original=original, revised=revised,
                            dimensions=(revised or original).get("dimensions") or {},
-                           verdict_names=VERDICT_NAMES, error=error), status
+                           verdict_names=VERDICT_NAMES, titles=preview.rule_titles(),
+                           error=error), status
 
 
 @bp.route("/sessions/<session_id>")
@@ -140,10 +141,13 @@ def comment(session_id):
 def overview():
     store, f = get_store(), _filters()
     data = review_stats.overview(store, f)
+    titles = preview.rule_titles()
+    for r in data["broken_rules"]:
+        r["title"] = titles.get(r["rule"], "")
     figures = {
         "trainee_pass": charts.hbar([(r["name"], r["pass_rate"]) for r in data["by_trainee"]],
                                     max_value=100, unit="%", title="各学员通过率"),
-        "persona_pass": charts.hbar([(r["name"], r["pass_rate"]) for r in data["by_persona"]],
+        "persona_pass": charts.hbar([(r["title"], r["pass_rate"]) for r in data["by_persona"]],
                                     max_value=100, unit="%", title="各角色通过率"),
         "rules": charts.hbar([(r["rule"], r["times"]) for r in data["broken_rules"]],
                              unit=" 次", title="最常违反的规则"),

@@ -30,6 +30,13 @@ def _parse(text: str):
     return parse_persona_text(text, source=SOURCE)
 
 
+@bp.app_template_filter("seed_name")
+def seed_name(file_name):
+    """《title》 of a seed standard by its file name (the file name itself when unknown)."""
+    name = preview.SEED_NAMES.get(file_name or "")
+    return f"《{name}》" if name else (file_name or "")
+
+
 @bp.route("/")
 @role_required("trainer")
 def index():

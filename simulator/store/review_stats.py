@@ -69,7 +69,13 @@ def overview(store, f: dict) -> dict:
               AND f.verdict IN ('violation', 'missing')
               AND COALESCE({LATEST_OVERRIDE}, '') != 'dismissed'
             GROUP BY f.rule ORDER BY times DESC, f.rule LIMIT 15""", params)
+    titles = {r["persona_id"]: r["title"] for r in store.rows(
+        "SELECT persona_id, title FROM personas p WHERE version = "
+        "(SELECT MAX(version) FROM personas q WHERE q.persona_id = p.persona_id)")}
+    by_persona = _group(rows, "persona_id")
+    for row in by_persona:
+        row["title"] = titles.get(row["name"], row["name"])
     return {"sessions": len(rows), "pass_rate": _pct(sum(1 for r in rows if r["passed"]), len(rows)),
             "avg_score": round(sum(r["score"] for r in rows) / len(rows), 1) if rows else None,
             "dimensions": dims, "by_trainee": _group(rows, "trainee"),
-            "by_persona": _group(rows, "persona_id"), "broken_rules": broken, "trend": trend}
+            "by_persona": by_persona, "broken_rules": broken, "trend": trend}

@@ -32,6 +32,7 @@ def hbar(rows: list[tuple[str, float]], *, max_value: float | None = None, unit:
         w = max(0.0, min(1.0, value / top)) * bar_w
         out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="13">'
                    f"{escape(label)}</text>")
+        out.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="{BAR_H - 6}" fill="#eef1f5"/>')
         out.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{BAR_H - 6}" '
                    f'fill="{COLORS[0]}"><title>{escape(label)}: {_num(value)}{escape(unit)}</title></rect>')
         out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" font-size="12">'

@@ -18,8 +18,9 @@ def _span(text: str, finding: dict):
 
 
 def highlight(text: str, findings) -> Markup:
-    """``text`` escaped, with the evidence of every counting finding marked (overlaps merged)."""
-    spans = sorted(s for f in findings if f.get("verdict") in ("violation", "missing")
+    """``text`` escaped, with the evidence of every violation marked (overlaps merged). A
+    ``missing`` finding points at the turn where something was due: nothing in it is wrong."""
+    spans = sorted(s for f in findings if f.get("verdict") == "violation"
                    for s in [_span(text, f)] if s)
     merged: list[list[int]] = []
     for start, end in spans:

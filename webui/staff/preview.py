@@ -68,7 +68,25 @@ def _view(s, token: str, caller: str | None, findings=None) -> dict:
 
 def _finding(f: dict) -> dict:
     keep = ("rule", "verdict", "severity", "dimension", "evidence", "message", "suggestion")
-    return {k: f.get(k) for k in keep}
+    return dict({k: f.get(k) for k in keep}, title=rule_titles().get(f.get("rule"), f.get("rule")))
+
+
+def rule_titles() -> dict[str, str]:
+    """Rule id -> its short Chinese title (what an ``ok`` finding shows: the step done right)."""
+    try:
+        return {r.id: r.title for r in phrasebook().rules}
+    except Exception:  # noqa: BLE001 - a page must still render without the book
+        return {}
+
+
+# The five seed standards (see ../shared/seeds/README.md), by file name, for people.
+SEED_NAMES = {
+    "000_38188eab8a3aad00.txt": "客服语录表与电话服务规范",
+    "001_7a40c701cdd24f13.txt": "在线客服标准用语",
+    "002_dbf4bcf9b196fba5.txt": "中国电信 10000 服务规范",
+    "003_ce7e8b6d8796a706.txt": "呼叫中心现场管理规定",
+    "004_f19f12e0c170e4e4.txt": "物业前台服务手册",
+}
 
 
 def start(persona, yaml_text: str) -> dict:

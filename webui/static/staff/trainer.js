@@ -39,10 +39,11 @@
     log.scrollTop = log.scrollHeight;
   }
   function showFindings(list) {
+    var names = {ok: "做到", violation: "违规", missing: "缺失"};
     (list || []).forEach(function (f) {
       var box = el("div", "finding " + f.verdict + " " + (f.severity || ""));
-      box.appendChild(el("strong", null, f.rule + "（" + f.verdict + "）"));
-      box.appendChild(el("div", null, f.message || ""));
+      box.appendChild(el("strong", null, (f.title || f.rule) + "（" + (names[f.verdict] || f.verdict) + "）"));
+      box.appendChild(el("div", null, f.verdict === "ok" ? "做到了这一步。" : (f.message || "")));
       if (f.suggestion && f.verdict !== "ok") box.appendChild(el("div", "std", "标准话术：" + f.suggestion));
       log.appendChild(box);
     });
