@@ -140,3 +140,20 @@ def test_restarts_keep_a_trainers_newer_persona_version(app, store):
     assert store.add_persona_version("angry-broadband", edited, title="培训师改过的客户") == (2, True)
     assert "personas: 0 new version(s) imported" in "\n".join(prepare(app))
     assert store.get_persona("angry-broadband")["title"] == "培训师改过的客户"
+
+
+def test_an_unusable_data_dir_is_a_clear_error_not_a_traceback(tmp_path):
+    from simulator.errors import StoreError
+    from webui.setup import prepare
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    app = create_app({"DATA_DIR": str(blocker / "data")})  # still builds (the key is not kept)
+    with pytest.raises(StoreError, match="cannot create the data directory"):
+        prepare(app)
+
+
+def test_an_admin_lands_on_the_first_staff_page(client, auth):
+    r = auth.login("admin")
+    assert r.headers["Location"] in ("/supervisor/", "/trainer/", "/practice")
+    if "supervisor.index" in client.application.view_functions:
+        assert r.headers["Location"] == "/supervisor/"

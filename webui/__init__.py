@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -60,9 +61,13 @@ def _persisted_secret(data_dir: Path) -> str:
     """A random key kept in DATA_DIR/secret_key (0600), so logins survive a restart."""
     path = data_dir / "secret_key"
     try:
-        return path.read_text().strip() or _write_secret(path)
-    except FileNotFoundError:
-        return _write_secret(path)
+        try:
+            return path.read_text().strip() or _write_secret(path)
+        except FileNotFoundError:
+            return _write_secret(path)
+    except OSError as e:  # the store reports the unusable data dir clearly; logins just won't survive
+        logging.getLogger(__name__).warning("cannot keep the session key in %s (%s)", path, e.strerror)
+        return secrets.token_hex(32)
 
 
 def _write_secret(path: Path) -> str:

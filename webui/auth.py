@@ -102,8 +102,10 @@ def role_required(*roles):
 
 
 def home_url(user_roles=None) -> str:
+    """The first page of the user's role; an admin starts from the supervisors' pages."""
     roles = g.get("roles", set()) if user_roles is None else user_roles
-    for role, endpoint in ROLE_HOMES:
+    order = ROLE_HOMES[::-1] if "admin" in roles else ROLE_HOMES
+    for role, endpoint in order:
         if (role in roles or "admin" in roles) and endpoint in current_app.view_functions:
             return url_for(endpoint)
     return url_for("auth.index_page")
