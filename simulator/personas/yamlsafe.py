@@ -38,6 +38,8 @@ def line_of(mark) -> int:
 
 def compose(text: str, source: str):
     """Parse YAML into a node tree, refusing tags, anchors, aliases, duplicate keys and deep nesting."""
+    if re.search("[\ud800-\udfff]", text):  # half an emoji: not storable as UTF-8
+        raise PersonaError(f"{source}: " + zh("text that is not valid Unicode (a lone surrogate)", "含有无效的字符"))
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise PersonaError(f"{source}: " + zh(f"persona file is too large (the limit is {MAX_BYTES // 1024} KB)", "文件太大"))
     try:
