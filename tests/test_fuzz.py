@@ -340,3 +340,9 @@ def test_lone_surrogate_in_a_trainee_reply_is_400_and_stores_nothing(client, aut
                     headers={"X-CSRF-Token": auth.csrf(), "Accept": "application/json"})
     assert r.status_code == 400 and "无法识别" in r.get_json()["error"]
     assert len(store.turns(sid)) == 1 and store.get_session(sid)["lock_token"] is None
+
+
+def test_lone_surrogate_in_persona_text_is_a_persona_error():
+    text = SHIPPED[0].read_text(encoding="utf-8").replace("title: ", "title: \ud83d", 1)
+    with pytest.raises(PersonaError, match="not valid Unicode"):
+        parse_persona_text(text, source="x.yaml")
