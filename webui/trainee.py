@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template,
                    request, stream_with_context, url_for)
@@ -26,6 +28,17 @@ SCENARIO_NAMES = {"general": "常规来电", "angry": "情绪激动", "complaint
                   "noisy": "杂音大", "low-volume": "声音小", "dialect": "方言", "volume-complaint": "嫌音量小",
                   "wrong-number": "打错电话", "private-call": "私人来电", "nuisance": "骚扰推销", "price": "询价",
                   "confidential": "保密信息", "hold": "保持等待", "suggestion": "客户建议", "chat": "在线客服"}
+
+
+@bp.app_template_filter("local_time")
+def local_time(iso) -> str:
+    """'2026-11-23T19:33:16Z' (UTC, as stored) -> '2026-11-24 03:33' in DISPLAY_TZ (Asia/Shanghai)."""
+    try:
+        moment = datetime.strptime(str(iso), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        zone = ZoneInfo(current_app.config.get("DISPLAY_TZ") or "Asia/Shanghai")
+    except (ValueError, ZoneInfoNotFoundError):
+        return "" if iso is None else str(iso)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 @bp.app_template_filter("scenario_name")
@@ -240,7 +253,8 @@ def _dimensions(report: dict) -> dict:
 @role_required("trainee")
 def progress():
     store = get_store()
-    done = [s for s in store.sessions_for_user(g.user["id"], status="ended") if s["score"] is not None]
+    done = [dict(s, started=local_time(s["started"]))
+            for s in store.sessions_for_user(g.user["id"], status="ended") if s["score"] is not None]
     done.reverse()
     history = store.dimension_history(g.user["id"])
     return render_template("trainee/progress.html", sessions=done,
