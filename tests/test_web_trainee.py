@@ -348,3 +348,12 @@ def test_caller_lines_stream_over_a_real_server(live_server, store):
     assert len(chunks) >= 3  # pieces arrive as separate writes, not one buffered body
     assert b"event: turn" in b"".join(chunks)
     assert len(store.turns(sid)) == 1
+
+
+def test_times_are_shown_in_the_display_zone(app):
+    from webui.trainee import local_time
+    with app.app_context():
+        assert local_time("2026-11-23T19:33:16Z") == "2026-11-24 03:33"
+        app.config["DISPLAY_TZ"] = "UTC"
+        assert local_time("2026-11-23T19:33:16Z") == "2026-11-23 19:33"
+        assert local_time("not a time") == "not a time" and local_time(None) == ""
