@@ -14,7 +14,7 @@ from simulator.callers import get_backend
 from simulator.grading import rescore
 from simulator.personas import parse_persona_text
 from simulator.session import CallSession
-from webui.staff import csvout
+from webui.staff import csvout, timefmt
 from webui.staff.marks import highlight
 from webui.staff.preview import phrasebook
 
@@ -202,7 +202,7 @@ def test_override_recomputes_score_and_records_who_and_when(client, auth, login_
     ov = store.one("SELECT * FROM overrides")
     assert ov["by"] == store.get_user_by_name("supervisor")["id"] and ov["at"] and ov["verdict"] == "dismissed"
     page = client.get(f"/supervisor/sessions/{sid}").get_data(as_text=True)
-    assert "驳回（不计分）" in page and "supervisor" in page and ov["at"] in page
+    assert "驳回（不计分）" in page and "supervisor" in page and timefmt.when(ov["at"]) in page
     assert "&lt;b&gt;不算&lt;/b&gt;" in page and "<b>不算</b>" not in page
     assert f"系统原始得分 {before['report']['score']}" in page
     # upholding it again restores the original score; both stay in the history
@@ -269,7 +269,7 @@ def test_overview_numbers_and_charts(client, login_as, store, calls):
     rate = round(100 * sum(1 for x in rows if x["passed"]) / len(rows), 1)
     assert f"通过率 <strong>{rate}%</strong>" in page
     assert "forbidden.rule-is-rule" in page
-    weeks = {datetime.fromisoformat(x["started"].replace("Z", "+00:00")).isocalendar()[:2] for x in rows}
+    weeks = {timefmt.local_date(x["started"]).isocalendar()[:2] for x in rows}
     assert all(f"{y}-W{w:02d}" in page for y, w in weeks) and len(weeks) >= 2
     assert "=cmd|&#39; /C calc&#39;!A0</text>" in page                    # SVG labels are escaped text
     filtered = client.get("/supervisor/overview?group=%E4%B8%80%E6%9C%9F").get_data(as_text=True)
@@ -289,3 +289,18 @@ def test_every_staff_route_refuses_trainees_and_strangers(app, client, auth):
             for method in sorted(rule.methods & {"GET", "POST"}):
                 r = auth.post(url) if method == "POST" else client.get(url)
                 assert r.status_code == (302 if who is None else 403), (who, method, url)
+
+
+@pytest.mark.parametrize("zone,shown", [(None, "2025-03-10 01:00"), ("UTC", "2025-03-09 17:00")])
+def test_times_and_date_filters_use_the_display_zone(app, client, login_as, store, calls, zone, shown):
+    """A call at 17:00 UTC on 03-09 is 01:00 on 03-10 in Shanghai: shown and filtered as such."""
+    if zone:
+        app.config["DISPLAY_TZ"] = zone
+    store.execute("UPDATE sessions SET started = '2025-03-09T17:00:00Z' WHERE id = ?", (calls["good"],))
+    login_as("supervisor")
+    page = client.get("/supervisor/?trainee=trainee").get_data(as_text=True)
+    assert shown in page
+    day = shown[:10]
+    assert ids_of(client.get(f"/supervisor/?date_from={day}&date_to={day}").get_data(as_text=True), calls) == {"good"}
+    other = "2025-03-09" if day == "2025-03-10" else "2025-03-10"
+    assert "good" not in ids_of(client.get(f"/supervisor/?date_from={other}&date_to={other}").get_data(as_text=True), calls)

@@ -14,7 +14,7 @@ from simulator.store import review, review_stats
 
 from .auth import role_required
 from .db import get_store
-from .staff import charts, csvout, preview
+from .staff import charts, csvout, preview, timefmt
 from .staff.marks import highlight
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
@@ -26,7 +26,7 @@ SORT_NAMES = {"started": "开始时间", "trainee": "学员", "group": "学员�
 
 
 def _filters():
-    return review.clean_filters(request.args)
+    return timefmt.local_filters(review.clean_filters(request.args))
 
 
 @bp.route("/")
@@ -34,7 +34,7 @@ def _filters():
 def index():
     store, f = get_store(), _filters()
     rows = review.find_sessions(store, f)
-    query = {k: v for k, v in f.items() if k not in ("sort", "dir")}
+    query = {k: v for k, v in f.items() if k not in ("sort", "dir", "day_start", "local_date")}
     return render_template("supervisor/index.html", rows=rows, f=f, query=query,
                            options=review.filter_options(store), sort_names=SORT_NAMES)
 

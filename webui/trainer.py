@@ -19,7 +19,7 @@ from simulator.store import trainer_admin
 
 from .auth import role_required
 from .db import get_store
-from .staff import assign, forms, preview
+from .staff import assign, forms, preview, timefmt
 
 bp = Blueprint("trainer", __name__, url_prefix="/trainer")
 SOURCE = "persona"
@@ -28,6 +28,9 @@ REPLY_MAX = 500
 
 def _parse(text: str):
     return parse_persona_text(text, source=SOURCE)
+
+
+bp.add_app_template_filter(timefmt.when, "when")
 
 
 @bp.app_template_filter("seed_name")

@@ -36,6 +36,14 @@ def _is_date(v: str) -> bool:
         return False
 
 
+def _utc_day_start(day: str) -> str:
+    return f"{day}T00:00:00Z"
+
+
+def _next_day(day: str) -> str:
+    return date.fromordinal(date.fromisoformat(day).toordinal() + 1).isoformat()
+
+
 def clean_filters(args) -> dict:
     """Keep only well-formed filter values from a query-string mapping (bad ones are dropped)."""
     f = {}
@@ -73,12 +81,12 @@ def _where(f: dict) -> tuple[str, list]:
     if "mode" in f:
         where.append("s.mode = ?")
         params.append(f["mode"])
-    if "date_from" in f:
-        where.append("substr(s.started, 1, 10) >= ?")
-        params.append(f["date_from"])
+    if "date_from" in f:  # local days when the caller gave bounds (f["day_start"]), else UTC days
+        where.append("s.started >= ?")
+        params.append(f.get("day_start", _utc_day_start)(f["date_from"]))
     if "date_to" in f:
-        where.append("substr(s.started, 1, 10) <= ?")
-        params.append(f["date_to"])
+        where.append("s.started < ?")
+        params.append(f.get("day_start", _utc_day_start)(_next_day(f["date_to"])))
     if f.get("result") == "pass":
         where.append("s.passed = 1")
     elif f.get("result") == "fail":

@@ -35,8 +35,10 @@ def _group(rows, key) -> list[dict]:
     return out
 
 
-def _week(iso: str) -> str:
-    y, w, _ = date.fromisoformat(iso[:10]).isocalendar()
+def _week(iso: str, local_date=None) -> str:
+    """ISO week of a start time; ``local_date(iso) -> date`` places it in the display zone."""
+    d = local_date(iso) if local_date else date.fromisoformat(iso[:10])
+    y, w, _ = d.isocalendar()
     return f"{y}-W{w:02d}"
 
 
@@ -57,7 +59,7 @@ def overview(store, f: dict) -> dict:
     dims = sorted({d for r in rows for d in r["dimensions"]})
     weeks = defaultdict(list)
     for r in rows:
-        weeks[_week(r["started"])].append(r)
+        weeks[_week(r["started"], f.get("local_date"))].append(r)
     trend = [{"week": w, "sessions": len(rs), "avg_score": round(sum(x["score"] for x in rs) / len(rs), 1),
               "pass_rate": _pct(sum(1 for x in rs if x["passed"]), len(rs))}
              for w, rs in sorted(weeks.items())]

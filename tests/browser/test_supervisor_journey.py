@@ -148,7 +148,8 @@ def test_supervisor_filters_overrides_and_exports(page, login, screenshot, store
     override = next(f for f in override if f["id"] == target["id"])["override"]
     assert override["verdict"] == "dismissed" and override["by_name"] == "supervisor"
     assert "驳回" in note.inner_text() and "supervisor" in note.inner_text()
-    assert COMMENT in note.inner_text() and override["at"] in note.inner_text()
+    from webui.staff.timefmt import when  # times are shown local, "YYYY-MM-DD HH:MM"
+    assert COMMENT in note.inner_text() and when(override["at"]) in note.inner_text()
     screenshot("supervisor-review-override")
 
     # 5. CSV of the filtered list (group 二期): header + exactly those calls, Chinese intact.
