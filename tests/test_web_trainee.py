@@ -357,3 +357,12 @@ def test_times_are_shown_in_the_display_zone(app):
         app.config["DISPLAY_TZ"] = "UTC"
         assert local_time("2026-11-23T19:33:16Z") == "2026-11-23 19:33"
         assert local_time("not a time") == "not a time" and local_time(None) == ""
+
+
+def test_a_chat_persona_is_a_customer_typing_not_a_caller(client, trainee, store):
+    if store.get_persona("chat-order") is None:
+        pytest.skip("no chat persona shipped")
+    sid = start_call(client, trainee, persona_id="chat-order")
+    caller_line(client, sid)
+    page = client.get(f"/call/{sid}").get_data(as_text=True)
+    assert 'data-caller-word="客户"' in page and "距客户上一句话" in page and "来电方" not in page

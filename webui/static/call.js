@@ -31,7 +31,7 @@
     b.textContent = content;
     var meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = role === "caller" ? "来电方" : "我";
+    meta.textContent = role === "caller" ? d.callerWord : "我";
     line.appendChild(b);
     line.appendChild(meta);
     chat.appendChild(line);
@@ -78,7 +78,7 @@
   function listen() {
     if (source) return;
     var speaking = null;
-    say("来电方正在说话…");
+    say(d.callerWord + "正在" + (d.callerWord === "客户" ? "输入" : "说话") + "…");
     source = new EventSource(d.streamUrl);
     source.addEventListener("piece", function (e) {
       var piece = JSON.parse(e.data).text;
