@@ -123,6 +123,20 @@ class Fake:
             self.closed.set()
 
 
+class Preparing(Fake):
+    """A backend with a slow one-time prepare(persona), like the KV prefill of the persona prefix."""
+
+    def __init__(self, pieces, prepare_s=0.0, prepare_error=None):
+        super().__init__(pieces)
+        self.prepare_s, self.prepare_error, self.prepared = prepare_s, prepare_error, []
+
+    def prepare(self, persona):
+        time.sleep(self.prepare_s)
+        if self.prepare_error:
+            raise self.prepare_error
+        self.prepared.append(persona["name"])
+
+
 def test_good_line_streams_in_pieces():
     g = guarded_voice(Fake(["账号是", "8765", "4321", "，你查查。"]), PERSONA, ASK, HIST)
     assert list(g) == ["账号是", "8765", "4321", "，你查查。"]
@@ -184,3 +198,17 @@ def test_non_speech_is_not_voiced_by_the_model():
     fake = Fake(["我说话了"])
     g = guarded_voice(fake, PERSONA, silence, [])
     assert "".join(g) == "（无声）" and g.backend == "scripted" and not fake.closed.is_set()
+
+
+def test_slow_prepare_does_not_count_against_the_first_token():
+    b = Preparing(["账号是87654321。"], prepare_s=0.6)
+    g = guarded_voice(b, PERSONA, ASK, HIST, timeout=0.5, first_token_timeout=0.4).resolve()
+    assert g.backend == "transformers" and g.text == "账号是87654321。" and b.prepared == ["张先生"]
+    assert g.total_s >= 0.6 > g.first_token_s
+
+
+def test_prepare_failure_or_hang_falls_back():
+    g = guarded_voice(Preparing(["x"], prepare_error=MemoryError("no room")), PERSONA, ASK, HIST).resolve()
+    assert g.backend == "fallback" and "MemoryError" in g.reject_reason
+    g = guarded_voice(Preparing(["x"], prepare_s=1.0), PERSONA, ASK, HIST, prepare_timeout=0.3).resolve()
+    assert g.backend == "fallback" and g.reject_reason == "timeout: backend not ready"

@@ -163,9 +163,10 @@ class GuardedLine:
     """
 
     def __init__(self, backend, persona, intent: Intent, history: Sequence[HistoryLine],
-                 timeout: float = 8.0, first_token_timeout: float = 5.0):
+                 timeout: float = 8.0, first_token_timeout: float = 5.0, prepare_timeout: float = 30.0):
         self._args = (backend, persona, intent, list(history))
         self.timeout, self.first_token_timeout = timeout, first_token_timeout
+        self.prepare_timeout = prepare_timeout
         self.text = ""
         self.backend = getattr(backend, "name", "unknown")
         self.reject_reason: str | None = None
@@ -213,13 +214,23 @@ class GuardedLine:
         return pieces
 
     def _collect(self, backend, persona, intent, history, start) -> tuple[list[str], str | None]:
-        """Run the backend in a thread; give up on an exception, a late first token or a hang."""
+        """Run the backend in a thread; give up on an exception, a late first token or a hang.
+
+        A backend's one-time ``prepare(persona)`` (prefilling the persona prefix, seconds on a CPU)
+        runs first under its own, longer limit, so the first line of a call is not lost to it.
+        The thread is not a daemon: an abandoned generation stops after its next token, and the
+        process waits for that instead of dying in the middle of a torch call at exit.
+        """
         q: queue.Queue = queue.Queue()
         cancel = threading.Event()
 
         def work():
             gen = None
             try:
+                prepare = getattr(backend, "prepare", None)
+                if callable(prepare):
+                    prepare(persona)
+                q.put(("ready", None))
                 gen = iter(backend.voice(persona, intent, history))
                 for piece in gen:
                     if cancel.is_set():
@@ -236,22 +247,30 @@ class GuardedLine:
                     except Exception:  # noqa: BLE001
                         pass
 
-        threading.Thread(target=work, daemon=True, name="caller-voice").start()
+        threading.Thread(target=work, name="caller-voice").start()
         pieces: list[str] = []
+        ready = None
         while True:
-            now = time.monotonic() - start
-            limit = self.timeout if pieces else min(self.timeout, self.first_token_timeout)
+            if ready is None:
+                wait = self.prepare_timeout - (time.monotonic() - start)
+            else:
+                limit = self.timeout if pieces else min(self.timeout, self.first_token_timeout)
+                wait = limit - (time.monotonic() - ready)
             try:
-                kind, value = q.get(timeout=max(0.0, limit - now))
+                kind, value = q.get(timeout=max(0.0, wait))
             except queue.Empty:
                 cancel.set()
+                if ready is None:
+                    return pieces, "timeout: backend not ready"
                 return pieces, ("timeout: no first token" if not pieces else "timeout: line not finished")
-            if kind == "piece":
+            if kind == "ready":
+                ready = time.monotonic()
+            elif kind == "piece":
                 if not isinstance(value, str):
                     cancel.set()
                     return pieces, f"backend error: a piece is {type(value).__name__}, not text"
                 if not pieces:
-                    self.first_token_s = time.monotonic() - start
+                    self.first_token_s = time.monotonic() - ready
                 pieces.append(value)
             elif kind == "error":
                 return pieces, value
@@ -260,6 +279,11 @@ class GuardedLine:
 
 
 def guarded_voice(backend, persona, intent: Intent, history: Sequence[HistoryLine] = (),
-                  timeout: float = 8.0, first_token_timeout: float = 5.0) -> GuardedLine:
-    """Voice ``intent`` with ``backend``, validated; see ``GuardedLine``."""
-    return GuardedLine(backend, persona, intent, history, timeout, first_token_timeout)
+                  timeout: float = 8.0, first_token_timeout: float = 5.0,
+                  prepare_timeout: float = 30.0) -> GuardedLine:
+    """Voice ``intent`` with ``backend``, validated; see ``GuardedLine``.
+
+    ``timeout`` / ``first_token_timeout`` count from when the backend is ready (after a one-time
+    ``prepare(persona)``, limited by ``prepare_timeout``).
+    """
+    return GuardedLine(backend, persona, intent, history, timeout, first_token_timeout, prepare_timeout)
