@@ -28,6 +28,7 @@ def test_a_practice_call_in_the_browser(page, store, login, screenshot):
     lines = caller_lines(pg, 2)
     assert pg.locator(".line.agent .bubble").first.inner_text().endswith("<b>x</b>")  # shown as text
     pg.locator("#hints .hint-item").first.wait_for()  # practice mode: live hints
+    assert pg.locator("#clock").inner_text().isdigit()  # counting since the caller's line ended
     screenshot("trainee-call", full_page=False)
 
     pg.reload()  # a lost connection or a reload renders the stored call and goes on

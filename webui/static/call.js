@@ -39,15 +39,16 @@
     return line;
   }
 
-  function startClock(offsetSeconds) { clockStart = Date.now() - (offsetSeconds || 0) * 1000; }
-  function stopClock() { clockStart = null; }
-  setInterval(function () {
+  function tick() {
     if (clockStart === null) return;
     var s = (Date.now() - clockStart) / 1000;
     clock.textContent = s.toFixed(0);
     clock.classList.toggle("warn", s > 3 && s <= 5);  // the standard: answer within 3 s, then 5 s
     clock.classList.toggle("late", s > 5);
-  }, 250);
+  }
+  function startClock(offsetSeconds) { clockStart = Date.now() - (offsetSeconds || 0) * 1000; tick(); }
+  function stopClock() { clockStart = null; }
+  setInterval(tick, 250);
 
   function addHints(findings) {
     if (!hints) return;
