@@ -25,8 +25,9 @@ from simulator.personas import parse_persona_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "personas").glob("*.yaml"))
-FAST = settings(max_examples=150, deadline=3000, suppress_health_check=list(HealthCheck))
-SLOW = settings(max_examples=40, deadline=10000, suppress_health_check=list(HealthCheck))
+# deadlines catch a hang, with room for a CPU shared with other work (a re-run that is fast would be "flaky")
+FAST = settings(max_examples=150, deadline=10_000, suppress_health_check=list(HealthCheck))
+SLOW = settings(max_examples=40, deadline=30_000, suppress_health_check=list(HealthCheck))
 
 # words the rules react to, so generated replies reach deep into the rule engine
 PHRASES = ["您好", "星海宽带", "请问有什么可以帮您", "贵姓", "先生", "女士", "这是公司规定", "不知道", "你自己看",
@@ -150,8 +151,7 @@ def test_grade_many_turns(book, words, n):
 
 @SLOW
 @given(st.sampled_from(PHRASES + ["啊", "a", "\x00", "（", "）"]), st.booleans())
-def test_grade_huge_turns_at_the_limit(piece, control):
-    book = load_phrasebook()
+def test_grade_huge_turns_at_the_limit(book, piece, control):
     text = (piece * (tr.MAX_TURN_CHARS // len(piece) + 1))[: tr.MAX_TURN_CHARS]
     if control:
         text = "\x1b[31m" + text[5:]
