@@ -396,3 +396,18 @@ def test_app_configured_from_env_voices_the_caller_through_an_openai_server(tmp_
         store.close()
     finally:
         server.close()
+
+
+def test_a_lease_left_by_a_dead_worker_only_delays_the_call(app, client, auth, store):
+    """A worker killed mid-request leaves its lease; the call answers busy until it runs out, then resumes."""
+    app.config["CALL_WAIT_S"] = 0.3
+    sid = call_with_one_turn(client, auth, store)
+    assert store.lock_call(sid, app.config["CALL_LOCK_S"])      # the dead worker's request
+    evs = parse_events(client.get(f"/call/{sid}/stream").get_data(as_text=True))
+    assert [k for k, _ in evs] == ["busy"]
+    r = auth.post_json(f"/call/{sid}/reply", {"text": GREETING, "expect": 1})
+    assert r.status_code == 409 and re.search(r"[\u4e00-\u9fff]", r.get_json()["error"])
+    assert len(store.turns(sid)) == 1
+    store.execute("UPDATE sessions SET lock_until = 0 WHERE id = ?", (sid,))   # CALL_LOCK_S later
+    assert auth.post_json(f"/call/{sid}/reply", {"text": GREETING, "expect": 1}).status_code == 200
+    assert [t["role"] for t in store.turns(sid)] == ["caller", "agent"]
