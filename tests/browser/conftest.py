@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items):
     here = Path(__file__).resolve().parent
     skip = pytest.mark.skip(reason="needs Debian's chromium at /usr/bin/chromium")
     for item in items:
-        if here in Path(str(item.fspath)).resolve().parents:
+        if here in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.browser)
             if not CHROMIUM:
                 item.add_marker(skip)
