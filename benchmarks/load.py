@@ -332,7 +332,7 @@ def main(argv=None):
     if args.backend == "openai" and not base_url:
         fake, base_url = fake_openai_server(args.fake_token_ms, args.fake_first_ms)
     proc, base = start_server(data, args.workers, args.threads, args.backend, base_url)
-    out = {"trainees": args.trainees, "workers": args.workers, "threads": args.threads, "backend": args.backend,
+    out = {"trainees": total, "workers": args.workers, "threads": args.threads, "backend": args.backend,
            "think_s": args.think, "replies": args.replies, "cpus": os.cpu_count(), "smoke": args.smoke}
     try:
         cold = Stats()

@@ -32,7 +32,7 @@ BENCHMARKS = [
     ("grading_accuracy", "grader against the labelled dev/held-out set", ["--smoke"], [], False, 120),
     ("caller_speed", "caller model speed on this CPU (first token, tokens/s)", ["--smoke"], ["--smoke"], True, 240),
     ("caller_realism", "share of generated caller lines the guard accepts",
-     ["--lines", "3", "--backends", "scripted,0.5b"], ["--lines", "30", "--backends", "scripted,0.5b,1.5b"], True, 300),
+     ["--lines", "3", "--backends", "scripted,0.5b"], ["--lines", "20", "--backends", "scripted,0.5b,1.5b"], True, 300),
     ("load", "50 trainees through whole calls against gunicorn workers (scripted caller)",
      ["--smoke"], ["--trainees", "50"], False, 240),
     ("load_openai", "concurrent calls through an OpenAI-compatible caller server (local fake)",
@@ -107,6 +107,8 @@ def flatten(obj, prefix="") -> list[tuple[str, str]]:
     elif isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
         for i, v in enumerate(obj):
             rows += flatten(v, f"{prefix}[{i}]")
+    elif isinstance(obj, float):
+        rows.append((prefix, f"{obj:.4g}"))
     else:
         text = json.dumps(obj, ensure_ascii=False) if not isinstance(obj, str) else obj
         rows.append((prefix, text if len(text) < 160 else text[:157] + "…"))
