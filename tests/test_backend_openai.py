@@ -135,6 +135,22 @@ def test_read_timeout_is_a_caller_error(server):
         list(b.voice(PERSONA, ASK, HIST))
 
 
+def test_endless_keepalive_is_cut(server):
+    def body(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        while not server.release.wait(0.05):
+            try:
+                handler.wfile.write(b": ping\n\n")
+                handler.wfile.flush()
+            except OSError:
+                return
+    server.reply = (200, body)
+    with pytest.raises(CallerError, match="took over 1.5 s"):
+        list(OpenAIBackend(server.url, model="m", timeout=0.5).voice(PERSONA, ASK, HIST))
+
+
 def test_guard_falls_back_on_server_trouble(server):
     b = OpenAIBackend(server.url, model="m", timeout=5)
     g = guarded_voice(b, PERSONA, ASK, HIST)

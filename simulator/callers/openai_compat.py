@@ -9,6 +9,7 @@ guard then falls back to the scripted line.
 from __future__ import annotations
 
 import json
+import time
 from typing import Iterator, Sequence
 
 import requests
@@ -60,7 +61,10 @@ class OpenAIBackend:
     def _events(self, resp) -> Iterator[str]:
         """Parse the SSE stream: ``data: {json}`` lines until ``data: [DONE]``."""
         got_any = False
+        deadline = time.monotonic() + 3 * self.timeout   # keep-alive comments must not stream forever
         for raw in resp.iter_lines(decode_unicode=False):
+            if time.monotonic() > deadline:
+                raise CallerError(f"the caller server at {self.url} took over {3 * self.timeout:g} s for one line")
             if not raw:
                 continue
             line = raw.decode("utf-8", errors="replace")
