@@ -39,7 +39,7 @@ def test_cached_prefix_gives_the_same_line_as_a_full_prefill():
     a1 = "".join(cached.voice(PERSONA, ASK, HIST))
     a2 = "".join(cached.voice(PERSONA, ASK, HIST))      # second turn reuses the cached prefix
     b = "".join(full.voice(PERSONA, ASK, HIST))
-    assert len(cached._prefixes) == 1 and not full._prefixes
+    assert cached._split_prompt(PERSONA, ASK)[0] in cached._prefixes and not full._prefixes
     assert a1 == a2 == b and a1
 
 
@@ -82,13 +82,18 @@ def test_bad_weights_dir(tmp_path):
         TransformersBackend(str(tmp_path))
 
 
-def test_prepare_fills_the_prefix_cache():
+def test_prepare_fills_the_prefix_cache_shared_by_all_calls():
     from simulator.callers.hf import TransformersBackend
     b = TransformersBackend("0.5b", seed=2)
-    b.prepare(PERSONA)
-    assert len(b._prefixes) == 1
-    "".join(b.voice(PERSONA, ASK, HIST))
-    assert len(b._prefixes) == 1          # the turn reused the prepared prefix
+    persona = dict(PERSONA, name="刘女士", surname="刘")
+    prefix = b._split_prompt(persona, ASK)[0]
+    assert prefix not in b._prefixes
+    b.prepare(persona)
+    cached = b._prefixes[prefix]
+    "".join(b.voice(persona, ASK, HIST))
+    assert b._prefixes[prefix] is cached          # the turn reused the prepared prefix
+    other = TransformersBackend("0.5b", seed=3)   # the next call's backend: same model, same cache
+    assert other._prefixes[prefix] is cached
 
 
 def test_llamacpp_backend_on_the_same_gguf():

@@ -40,7 +40,7 @@ def pick_device(device: str | None = None) -> str:
 
 
 def load_model(path: str, device: str):
-    """Load (once per process) the model and tokenizer; bf16 on CPU (AMX prefill ~3x faster than fp32)."""
+    """Load (once per process) model, tokenizer and prefix cache; bf16 (on CPU, AMX prefill ~3x fp32)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -56,7 +56,9 @@ def load_model(path: str, device: str):
             except Exception as e:  # noqa: BLE001 - a broken weights dir is one sentence for the user
                 raise ModelError(f"cannot load caller model from {path}: {e}") from None
             model.eval()
-            _models[key] = (model, tok)
+            # the persona-prefix KV caches and the generation lock belong to the loaded model, so every
+            # call (each CallSession gets its own backend) reuses a prefix another call prefilled
+            _models[key] = (model, tok, {"prefixes": OrderedDict(), "lock": threading.Lock()})
         return _models[key]
 
 
@@ -74,7 +76,7 @@ class TransformersBackend:
         self.device = pick_device(device)
         if threads:
             torch.set_num_threads(int(threads))
-        self.model, self.tok = load_model(self.path, self.device)
+        self.model, self.tok, shared = load_model(self.path, self.device)
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.top_p = top_p
@@ -85,8 +87,9 @@ class TransformersBackend:
             self.generator.manual_seed(seed)
         else:
             self.generator.seed()
-        self._prefixes: OrderedDict = OrderedDict()   # prefix text -> (ids tensor, KV cache)
-        self._lock = threading.Lock()                 # one generation at a time per backend
+        # prefix text -> (ids, KV cache), LRU, shared by all backends on this model
+        self._prefixes: OrderedDict = shared["prefixes"] if cache_prefix else OrderedDict()
+        self._lock = shared["lock"]                   # one generation at a time per loaded model
         self.stop_ids = {i for i in (self.tok.eos_token_id, self.tok.convert_tokens_to_ids("<|im_end|>"),
                                      self.tok.convert_tokens_to_ids("<|endoftext|>")) if isinstance(i, int)}
 
