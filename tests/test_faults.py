@@ -365,7 +365,7 @@ def test_disk_full_for_real_max_page_count(app, client, auth, store, monkeypatch
 
 def test_app_configured_from_env_voices_the_caller_through_an_openai_server(tmp_path, monkeypatch):
     """PEILIAN_CALLER_BACKEND/_BASE_URL/_MODEL point the app at a server; when it dies, calls go on scripted."""
-    from conftest import AuthActions
+    from webhelpers import AuthActions
     from test_backend_openai import Server, sse
 
     server = Server()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import USERS, AuthActions
+from webhelpers import USERS, AuthActions
 from webui import create_app
 
 ROLES = ("trainee", "trainer", "supervisor", "admin")

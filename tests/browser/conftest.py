@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from webhelpers import USERS
+
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else (shutil.which("chromium") or "")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TIMEOUT_MS = 20_000
 # The accounts tests/conftest.py seeds (name -> password).
-PASSWORDS = {"admin": "pw-admin-1", "trainer": "pw-trainer-1", "supervisor": "pw-supervisor-1",
-             "trainee": "pw-trainee-1", "trainee2": "pw-trainee-2"}
+PASSWORDS = {name: password for name, (_role, _group, password) in USERS.items()}
 # Where each role lands after logging in.
 LANDING = {"trainee": "**/practice", "trainee2": "**/practice", "trainer": "**/trainer/",
            "supervisor": "**/supervisor/"}
