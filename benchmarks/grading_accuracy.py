@@ -8,6 +8,7 @@ counts too, and ``target_turn: null`` means any such finding. Findings on other 
   .venv/bin/python benchmarks/grading_accuracy.py                 # dev + heldout + all, per scenario
   .venv/bin/python benchmarks/grading_accuracy.py --split dev     # also lists dev misclassifications
   .venv/bin/python benchmarks/grading_accuracy.py --smoke --json  # 30 cases spread over all scenarios, JSON
+  .venv/bin/python benchmarks/grading_accuracy.py --data tests/data/grading_blind.jsonl  # the blind set
 
 Heldout texts are never printed unless --show-errors is given: tune on dev, report heldout.
 Exit 0 whatever the accuracy; exit 2 when the dataset is malformed.
@@ -30,7 +31,7 @@ from simulator.transcript import from_dict  # noqa: E402
 
 DATASET = ROOT / "tests" / "data" / "grading_dev.jsonl"
 LABELS = ("compliant", "violation")
-SPLITS = ("dev", "heldout")
+SPLITS = ("dev", "heldout", "blind")
 FLAG_VERDICTS = ("violation", "missing")
 
 
@@ -142,7 +143,7 @@ def _print_errors(rows: list[dict]) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", choices=("dev", "heldout", "all"), default=None,
+    ap.add_argument("--split", choices=SPLITS + ("all",), default=None,
                     help="only this split (dev also lists its misclassified cases)")
     ap.add_argument("--smoke", action="store_true", help="30 cases spread over the file (every k-th)")
     ap.add_argument("--json", action="store_true", help="print a machine-readable summary")
@@ -161,7 +162,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rows = run(cases)
     elapsed = time.perf_counter() - t0
-    splits = [args.split] if args.split in SPLITS else ["dev", "heldout", "all"]
+    present = [s for s in SPLITS if any(r["split"] == s for r in rows)]
+    splits = [args.split] if args.split in SPLITS else present + ["all"]
     summary = {"dataset": str(args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data),
                "cases": len(rows), "seconds": round(elapsed, 3), "splits": {}, "scenarios": {}}
     for s in splits:
