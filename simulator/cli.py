@@ -110,8 +110,8 @@ def personas_list(personas_dir):
 
 @cli.command()
 @click.option("--persona", "persona_id", required=True, help="Persona id (see: peilian personas list).")
-@click.option("--backend", type=click.Choice(["auto", "scripted", "transformers", "openai"]), default="scripted", show_default=True)
-@click.option("--model", "model", default=None, help="transformers: 0.5b, 1.5b or a local weights directory; openai: the model name.")
+@click.option("--backend", type=click.Choice(["auto", "scripted", "transformers", "openai", "llamacpp"]), default="scripted", show_default=True)
+@click.option("--model", "model", default=None, help="transformers: 0.5b, 1.5b or a local weights directory; llamacpp: 0.5b, 1.5b or a .gguf file; openai: the model name.")
 @click.option("--base-url", default=None, help="openai backend: the server's base URL, e.g. http://127.0.0.1:8000/v1")
 @click.option("--jsonl", is_flag=True, help="Print one JSON event per line instead of text.")
 @click.option("--seed", type=int, default=None, help="Random seed for sampling backends.")

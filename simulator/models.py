@@ -274,11 +274,44 @@ def gguf_path(size: str, root: Path | None = None) -> Path | None:
     return p if m.get("gguf_sha256") == SPECS[size].sha256 and p.is_file() else None
 
 
-def best_installed(root: Path | None = None) -> tuple[str, dict]:
-    """The backend the app uses by default: the 1.5B, else the 0.5B, else the scripted caller."""
-    for size in ("1.5b", "0.5b"):
-        if is_installed(size, root):
-            return "transformers", {"model": size}
+def _has_gpu() -> bool:
+    """True when torch sees a CUDA device (torch imported only when installed)."""
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
+        return False
+    try:
+        import torch
+        return bool(torch.cuda.is_available())
+    except Exception:  # noqa: BLE001 - a broken torch means: no GPU
+        return False
+
+
+def _has_llamacpp() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def best_installed(root: Path | None = None, gpu: bool | None = None,
+                   llamacpp: bool | None = None) -> tuple[str, dict]:
+    """The backend the app uses by default, chosen from what is installed and what is fast enough.
+
+    On a GPU: the 1.5B, else the 0.5B (transformers). On a CPU the 1.5B through transformers misses
+    the 3 s line target (benchmarks/caller_speed.py: ~4.8 s a line on 2 cores), so the CPU order is
+    the 1.5B through llama.cpp when llama-cpp-python is installed, then the 0.5B, then the 1.5B;
+    with no model installed, the scripted caller.
+    """
+    gpu = _has_gpu() if gpu is None and (is_installed("1.5b", root) or is_installed("0.5b", root)) else bool(gpu)
+    if gpu:
+        order = [("transformers", "1.5b"), ("transformers", "0.5b")]
+    else:
+        order = []
+        if (_has_llamacpp() if llamacpp is None else llamacpp):
+            order.append(("llamacpp", "1.5b"))
+        order += [("transformers", "0.5b"), ("transformers", "1.5b")]
+    for backend, size in order:
+        ready = gguf_path(size, root) is not None if backend == "llamacpp" else is_installed(size, root)
+        if ready:
+            return backend, {"model": size}
     return "scripted", {}
 
 

@@ -166,3 +166,35 @@ def test_real_install_05b_is_idempotent():
     assert (path / "config.json").is_file() and list(path.glob("*.safetensors"))
     assert (path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file()
     assert models.gguf_path("0.5b").stat().st_size == models.SPECS["0.5b"].nbytes
+
+
+def _fake_install(root, size, converted=True):
+    d = models.model_dir(size, root)
+    (d / "hf").mkdir(parents=True, exist_ok=True)
+    if converted:
+        (d / "hf" / "config.json").write_text("{}")
+    (d / "model.gguf").write_bytes(b"GGUF")
+    sha = models.SPECS[size].sha256
+    (d / models.MARKER).write_text(json.dumps({"sha256": sha, "gguf_sha256": sha}))
+
+
+def test_best_installed_prefers_what_meets_the_line_target_on_this_device(tmp_path):
+    """1.5B on a GPU; on a CPU the 0.5B through transformers unless llama.cpp can voice the 1.5B."""
+    root = tmp_path / "home"
+    _fake_install(root, "1.5b")
+    assert models.best_installed(root, gpu=False, llamacpp=False) == ("transformers", {"model": "1.5b"})
+    _fake_install(root, "0.5b")
+    assert models.best_installed(root, gpu=True) == ("transformers", {"model": "1.5b"})
+    assert models.best_installed(root, gpu=False, llamacpp=False) == ("transformers", {"model": "0.5b"})
+    assert models.best_installed(root, gpu=False, llamacpp=True) == ("llamacpp", {"model": "1.5b"})
+
+
+def test_llamacpp_is_a_named_backend():
+    from simulator.callers import BACKENDS, get_backend
+    from simulator.errors import CallerError
+    assert "llamacpp" in BACKENDS
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        with pytest.raises(CallerError, match="llama-cpp-python"):
+            get_backend("llamacpp", model="0.5b")

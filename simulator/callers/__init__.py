@@ -13,8 +13,8 @@ from ..errors import CallerError
 from .base import CallerBackend, HistoryLine, Intent
 from .scripted import ScriptedBackend
 
-BACKENDS = ("scripted", "transformers", "openai", "auto")
-_MODULES = {"transformers": "hf", "openai": "openai_compat"}
+BACKENDS = ("scripted", "transformers", "openai", "llamacpp", "auto")
+_MODULES = {"transformers": "hf", "openai": "openai_compat", "llamacpp": "llamacpp"}
 GUIDELINES = Path(__file__).with_name("caller_guidelines.md")
 
 
@@ -40,7 +40,7 @@ def _model_backend(name: str, opts: dict):
 
 
 def get_backend(name: str = "scripted", **opts) -> CallerBackend:
-    """A caller backend by name: scripted, transformers, openai, or auto (best installed, else scripted).
+    """A caller backend by name: scripted, transformers, openai, llamacpp, or auto (best installed, else scripted).
 
     Options left as None are not passed on, so each backend keeps its own defaults.
     """
