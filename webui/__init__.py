@@ -7,8 +7,6 @@ are registered when their modules exist.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import os
 import secrets
@@ -46,14 +44,13 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _persisted_secret(Path(app.config["DATA_DIR"]))
 
-    from . import auth, db, errors, trainee
+    from . import auth, calls, db, errors, supervisor, trainee, trainer
     db.init_app(app)
     errors.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(trainee.bp)
-    for name in ("trainer", "supervisor"):
-        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
+    for blueprint in (auth.bp, trainee.bp, trainer.bp, supervisor.bp):
+        app.register_blueprint(blueprint)
+    # Parse the phrasebook now (once per process, ~0.35 s), not inside a trainee's first reply.
+    calls.phrasebook()
     return app
 
 
