@@ -6,6 +6,8 @@ turn indices to judge now (one turn when live, all of them at the end of the cal
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -215,11 +217,17 @@ def _is_question(ctx, j, q) -> bool:
     return text.endswith("?") or strip_punct(text).endswith(("吗", "呢", "么"))
 
 
+_ACTION_ONLY = re.compile(r"^\s*[（(][^（()）]*[）)]\s*$")
+
+
 @operator("terse", keys={"max_chars", "min_count", "patterns"}, prepare=_prep_terse, phase="final")
 def terse(turns, rule, ctx):
+    """Short answers to a caller's question; a turn that is only an action, such as （挂机）, answers nothing."""
     comp, n = rule.compiled, 0
     for i in turns:
         if i == 0 or ctx.turns[i - 1].role != "caller" or not _is_question(ctx, i - 1, comp["q"]):
+            continue
+        if _ACTION_ONLY.match(ctx.norm(i).original):
             continue
         if len(ctx.norm(i).bare.text) < comp["max_chars"]:
             n += 1
