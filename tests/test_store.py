@@ -52,14 +52,38 @@ def test_old_version_file_is_migrated_and_keeps_its_data(tmp_path):
         "SELECT group_concat(name) FROM sqlite_master").fetchone()[0]
 
     st = open_store(tmp_path)
-    assert st.schema_version() == 2
+    assert st.schema_version() == len(MIGRATIONS)
     assert st.get_user_by_name("老王")["roles"] == "trainee"
     st.record_login_failure("k")
     assert st.login_failures("k", 60) == 1
     assert "lock_token" in st.db["sessions"].columns_dict
     st.close()
     # opening again is a no-op
-    assert open_store(tmp_path).schema_version() == 2
+    assert open_store(tmp_path).schema_version() == len(MIGRATIONS)
+
+
+def test_version_2_file_gains_disabled_and_last_login_and_keeps_its_users(tmp_path):
+    old = core.StoreBase(tmp_path / "peilian.db")
+    with old.transaction():
+        MIGRATIONS[0](old)
+        MIGRATIONS[1](old)
+        old.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '2')")
+    old.execute("INSERT INTO users (name, password_hash, roles, created) VALUES ('老王', 'x', 'trainee', 't')")
+    old.close()
+
+    st = open_store(tmp_path)
+    assert st.schema_version() == 3
+    user = st.get_user_by_name("老王")
+    assert (user["disabled"], user["last_login"]) == (0, None)
+    st.set_disabled(user["id"], True)
+    st.record_login(user["id"])
+    listed = st.list_users()[0]
+    assert listed["disabled"] == 1 and listed["last_login"].endswith("Z")
+    st.set_disabled(user["id"], False)
+    assert st.get_user(user["id"])["disabled"] == 0
+    with pytest.raises(StoreError, match="no user"):
+        st.set_disabled(999, True)
+    st.close()
 
 
 def test_file_from_a_newer_program_is_refused(tmp_path, st):

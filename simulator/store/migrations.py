@@ -117,6 +117,13 @@ V2 = [
 ]
 
 
+V3 = [
+    # accounts managed in the web app: an admin can disable one; the admin page shows the last login
+    """ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0""",
+    """ALTER TABLE users ADD COLUMN last_login TEXT""",
+]
+
+
 def _run(statements):
     def step(store):
         for sql in statements:
@@ -124,4 +131,4 @@ def _run(statements):
     return step
 
 
-MIGRATIONS = [_run(V1), _run(V2)]
+MIGRATIONS = [_run(V1), _run(V2), _run(V3)]

@@ -67,7 +67,10 @@ class UsersMixin:
                      (_hash(password), user_id))
 
     def check_password(self, name: str, password: str) -> dict | None:
-        """The user when name and password match, else None (same work either way)."""
+        """The user when name and password match, else None (same work either way).
+
+        A disabled account is returned too (its ``disabled`` is 1): the login page refuses it.
+        """
         user = self.get_user_by_name(name)
         if user is None:
             check_password_hash(_dummy_hash(), password or "")  # the same work either way
@@ -81,8 +84,19 @@ class UsersMixin:
         return self.one("SELECT * FROM users WHERE name = ?", ((name or "").strip(),))
 
     def list_users(self, role: str | None = None) -> list[dict]:
-        users = self.rows("SELECT id, name, roles, group_name, created FROM users ORDER BY name")
+        users = self.rows("SELECT id, name, roles, group_name, created, disabled, last_login "
+                          "FROM users ORDER BY name")
         return [u for u in users if role is None or role in roles_of(u)]
+
+    def set_disabled(self, user_id: int, disabled: bool) -> None:
+        """Disable (no login, existing logins refused) or enable an account; unknown ids: StoreError."""
+        cur = self.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(bool(disabled)), user_id))
+        if cur.rowcount != 1:
+            raise StoreError(f"no user with id {user_id}")
+
+    def record_login(self, user_id: int) -> None:
+        """Remember when the account last logged in (shown on the admin page)."""
+        self.execute("UPDATE users SET last_login = ? WHERE id = ?", (now_iso(), user_id))
 
     def has_role(self, role: str) -> bool:
         return any(role in roles_of(u) for u in self.list_users())
