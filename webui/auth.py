@@ -1,14 +1,16 @@
-"""Login, logout, who may see what, CSRF, login rate limiting and security headers.
+"""Login, logout, one's own password, who may see what, CSRF, login rate limiting, headers.
 
 ``login_required`` and ``role_required(*roles)`` sit beside the views (admin passes every role
 check). Every POST must carry the session's CSRF token: form field ``csrf_token`` or header
 ``X-CSRF-Token`` (for fetch). Login failures are counted in SQLite, so the limit holds across
-worker processes.
+worker processes. A login remembers a fingerprint of the password hash: a disabled account, or
+one whose password was changed or reset, is logged out on its next request.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
 from urllib.parse import urlsplit
@@ -26,6 +28,8 @@ ROLE_NAMES = {"trainee": "学员", "trainer": "培训师", "supervisor": "质检
 # where each role lands after login, in this order of preference
 ROLE_HOMES = (("trainee", "trainee.home"), ("trainer", "trainer.index"),
               ("supervisor", "supervisor.index"))
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
        "object-src 'none'")
@@ -48,9 +52,22 @@ def check_csrf_and_load_user():
     g.user = None
     if request.endpoint != "static" and session.get("user_id") is not None:
         g.user = get_store().get_user(session["user_id"])
-        if g.user is None:
+        if g.user is None or g.user["disabled"] or session.get("pw") != _fingerprint(g.user):
+            g.user = None  # deleted, disabled, or its password changed since this login
             session.clear()
     g.roles = roles_of(g.user)
+
+
+def _fingerprint(user: dict) -> str:
+    """A short digest of the stored hash: it changes when the password does."""
+    return hashlib.sha256(user["password_hash"].encode()).hexdigest()[:16]
+
+
+def _start_session(user: dict) -> None:
+    session.clear()  # a fresh session (and CSRF token) on every login
+    session["user_id"] = user["id"]
+    session["pw"] = _fingerprint(user)
+    session.permanent = False
 
 
 @bp.after_app_request
@@ -139,11 +156,12 @@ def login():
                 store.record_login_failure(key)
                 store.record_login_failure(address)
                 error, status = "用户名或密码不正确。", 401
+            elif user["disabled"]:
+                error, status = "此账号已停用，请联系管理员。", 403
             else:
                 store.clear_login_failures(key)
-                session.clear()  # a fresh session (and CSRF token) on every login
-                session["user_id"] = user["id"]
-                session.permanent = False
+                store.record_login(user["id"])
+                _start_session(user)
                 target = _safe_next(request.args.get("next"))
                 return redirect(target or home_url(roles_of(user)))
     return render_template("auth/login.html", error=error), status
@@ -154,6 +172,46 @@ def logout():
     session.clear()
     flash("您已退出登录。")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=("GET", "POST"))
+@login_required
+def password():
+    """Change one's own password: the current one, then the new one twice."""
+    error, status = None, 200
+    if request.method == "POST":
+        store, user = get_store(), g.user
+        key, cfg = f"password|{user['id']}", current_app.config
+        current = request.form.get("current_password") or ""
+        new = request.form.get("new_password") or ""
+        if store.login_failures(key, cfg["LOGIN_WINDOW_S"]) >= cfg["LOGIN_MAX_FAILURES"]:
+            error, status = f"当前密码输错次数过多，请 {cfg['LOGIN_WINDOW_S'] // 60} 分钟后再试。", 429
+        elif store.check_password(user["name"], current) is None:
+            store.record_login_failure(key)
+            error, status = "当前密码不正确。", 400
+        else:
+            error = password_problem(new, request.form.get("confirm_password") or "", current)
+            status = 400 if error else 200
+        if error is None:
+            store.clear_login_failures(key)
+            store.set_password(user["id"], new)
+            _start_session(store.get_user(user["id"]))  # this login stays; others end
+            flash("密码已修改，请记住新密码。")
+            return redirect(home_url())
+    return render_template("auth/password.html", error=error, min_password=MIN_PASSWORD), status
+
+
+def password_problem(new: str, confirm: str, current: str | None = None) -> str | None:
+    """What is wrong with a new password, in one Chinese sentence, or None."""
+    if len(new) < MIN_PASSWORD:
+        return f"新密码至少需要 {MIN_PASSWORD} 个字符。"
+    if len(new) > MAX_PASSWORD:
+        return f"新密码最多 {MAX_PASSWORD} 个字符。"
+    if new != confirm:
+        return "两次输入的新密码不一致。"
+    if current is not None and new == current:
+        return "新密码不能与当前密码相同。"
+    return None
 
 
 @bp.route("/home")
