@@ -20,8 +20,9 @@ from webui import create_app
 ROLES = ("trainee", "trainer", "supervisor", "admin")
 # blueprint -> roles that may open its pages (admin passes every role check)
 ACCESS = {"trainee": {"trainee", "admin"}, "trainer": {"trainer", "admin"},
-          "supervisor": {"supervisor", "admin"}}
+          "supervisor": {"supervisor", "admin"}, "admin": {"admin"}}
 OPEN = {"auth.login", "static", "index"}           # reachable logged out
+EVERYONE = {"auth.index_page", "auth.password"}    # every logged-in user, whatever the role
 P_SCRIPT = "<script>alert(1)</script>"
 P_IMG = '"><img src=x onerror=alert(1)>'
 RAW = (P_SCRIPT, "<img src=x")                     # must never reach an HTML page unescaped
@@ -74,7 +75,7 @@ def world(app, store):
 
 def url_for_rule(rule, ids, session_key="ended") -> str:
     values = {"session_id": ids[session_key], "finding_id": ids["finding"], "assignment_id": ids["assignment"],
-              "persona_id": "angry-broadband", "filename": "app.css"}
+              "persona_id": "angry-broadband", "filename": "app.css", "user_id": ids.get("user", 1)}
     if rule.endpoint in ("trainee.call", "trainee.stream"):
         values["session_id"] = ids["active"]
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule.rule)
@@ -98,7 +99,7 @@ def expected_get(rule, role: str | None) -> set[int]:
         return {200, 302}
     if role is None:
         return {302, 401}
-    if endpoint == "auth.index_page":
+    if endpoint in EVERYONE:
         return {200, 302}
     allowed = ACCESS.get(endpoint.split(".")[0])
     assert allowed is not None, f"route {endpoint} is not classified in ACCESS: add it to the security sweep"
@@ -205,6 +206,10 @@ def test_stored_xss_is_escaped_on_every_page(app, store):
     r = ta.post("/trainer/personas/import", {"file": (io.BytesIO(hostile_persona().encode()), "x.yaml")},
                 content_type="multipart/form-data")
     assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    _, ada = client_as(app, "admin")
+    r = ada.post("/admin/users", {"name": "恶意" + P_SCRIPT + P_IMG, "role": "trainee", "group_name": "组" + P_SCRIPT})
+    assert r.status_code == 200 and ESCAPED in r.get_data(as_text=True), r.get_data(as_text=True)[:500]
+    assert not any(p in r.get_data(as_text=True) for p in RAW), "the new account's page shows its name unescaped"
     c, a = client_as(app, "trainee")
     sid = play(c, a, persona="xss-caller", reply=f"这是公司规定{P_SCRIPT}{P_IMG}")
     assert P_SCRIPT in store.turns(sid)[0]["text"], "the hostile caller line was not spoken"
@@ -232,7 +237,7 @@ def test_stored_xss_is_escaped_on_every_page(app, store):
     assert not leaked, "hostile markup reached a page unescaped:\n" + "\n".join(leaked)
     # the payloads were really on these pages (escaped), so the sweep above had something to find
     assert {"trainer.index", "trainer.edit_persona", "trainee.home", "trainee.report",
-            "supervisor.session"} <= shown, sorted(shown)
+            "supervisor.session", "admin.users"} <= shown, sorted(shown)
     report = client_as(app, "trainee")[0].get(f"/report/{sid}").get_data(as_text=True)
     for what in ("评语", "撤销", "这是公司规定", "喂？"):   # comment, override, reply, caller line
         assert re.search(re.escape(what) + r".{0,200}?" + re.escape(ESCAPED), report, re.S), \

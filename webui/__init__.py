@@ -1,8 +1,8 @@
 """The Peilian web app: ``create_app(config=None)``, one blueprint per kind of user.
 
 Defaults first (data dir, secret, limits, cookie flags), then ``config``; no app at import time,
-so every test gets a fresh one. Blueprint modules expose ``bp``; ``trainer`` and ``supervisor``
-are registered when their modules exist.
+so every test gets a fresh one. Blueprint modules expose ``bp``: ``auth``, ``trainee``,
+``trainer``, ``supervisor`` and ``admin`` (accounts).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _persisted_secret(Path(app.config["DATA_DIR"]))
 
-    from . import auth, calls, db, errors, supervisor, trainee, trainer
+    from . import admin, auth, calls, db, errors, supervisor, trainee, trainer
     db.init_app(app)
     errors.init_app(app)
-    for blueprint in (auth.bp, trainee.bp, trainer.bp, supervisor.bp):
+    for blueprint in (auth.bp, trainee.bp, trainer.bp, supervisor.bp, admin.bp):
         app.register_blueprint(blueprint)
     # Parse the phrasebook now (once per process, ~0.35 s), not inside a trainee's first reply.
     calls.phrasebook()
