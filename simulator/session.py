@@ -43,6 +43,31 @@ def _guard():
         return None
 
 
+def interrupted_report(persona, turns, book) -> dict | None:
+    """The report of a call that stopped before its end, from the turns that were stored.
+
+    None when the trainee never replied: there is nothing of theirs to grade.
+    """
+    from .grading import LiveGrader
+
+    if not any(t["role"] == "agent" for t in turns):
+        return None
+    live = LiveGrader(book, channel=persona.channel, company=persona.company,
+                      scenarios=tuple(persona.scenarios))
+    for t in turns:
+        live.add_turn(Turn(t["role"], t["text"], t.get("at")))
+    return _interrupted(live)
+
+
+def _interrupted(live) -> dict:
+    """Rules that need the call's end are left out (the cut is not the trainee's fault), and the
+    call never passes: nobody heard how it would have ended."""
+    report = live.report(final=True, cut_short=True)
+    report["passed"] = False
+    report["interrupted"] = True
+    return report
+
+
 class CallSession:
     """A call between a trainee and a persona; see docs/INTERNALS.md "Sessions"."""
 
@@ -157,7 +182,9 @@ class CallSession:
         return d
 
     def report(self) -> dict:
-        """The grader's report for the whole call (end-of-call rules applied)."""
+        """The grader's report for the whole call (end-of-call rules applied; see interrupted_report)."""
+        if self.end_reason is EndReason.INTERRUPTED:
+            return _interrupted(self.live)
         return self.live.report(final=True)
 
     def state(self) -> dict:

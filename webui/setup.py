@@ -52,7 +52,8 @@ def prepare(app, demo: bool = False) -> list[str]:
             lines.append(f"warning: shipped personas not imported: {e}")
         else:
             lines.append(f"personas: {new} new version(s) imported, {same} unchanged")
-        stale = store.recover_interrupted()
+        from .calls import phrasebook
+        stale = store.recover_interrupted(book=phrasebook())  # each graded on the turns it has
         if stale:
             lines.append(f"calls: {len(stale)} unfinished call(s) from an earlier run marked interrupted")
         if demo:

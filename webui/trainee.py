@@ -68,6 +68,7 @@ def home():
     return render_template("trainee/home.html", assignments=store.assignments_for_user(g.user),
                            personas=shown, scenarios=scenarios, scenario=scenario, difficulty=difficulty,
                            recent=store.sessions_for_user(g.user["id"], limit=10),
+                           active=store.sessions_for_user(g.user["id"], status="active"),
                            today=time.strftime("%Y-%m-%d"))
 
 

@@ -160,9 +160,11 @@ class LiveGrader:
                 return False
         return True
 
-    def _final_findings(self) -> list[dict]:
+    def _final_findings(self, cut_short=False) -> list[dict]:
         ctx, out = self.ctx, []
         for r in self._final:
+            if cut_short and r.whole_call:
+                continue
             agents = [i for i in ctx.agent_idx if self._countable(r, i)]
             scope = agents[-1:] if r.turn == "last" else agents[:1] if r.turn == "first" else agents
             scope = [i for i in scope if self._in_scope(r, i, final=True)]
@@ -170,15 +172,20 @@ class LiveGrader:
             out.extend(r.op.fn(scope, r, ctx))
         return out
 
-    def findings(self, final=True) -> list[dict]:
+    def findings(self, final=True, cut_short=False) -> list[dict]:
         """All findings so far, ordered by turn (then by rule order in the phrasebook)."""
-        found = self._findings + (self._final_findings() if final else [])
+        found = self._findings + (self._final_findings(cut_short) if final else [])
         order = {r.id: r.order for r in self.book.rules}
         return sorted(found, key=lambda f: (f["turn"] is None, f["turn"] or 0, order.get(f["rule"], 0)))
 
-    def report(self, final=True) -> dict:
-        """The DESIGN.md report; final=False leaves out the end-of-call rules."""
-        findings = self.findings(final)
+    def report(self, final=True, cut_short=False) -> dict:
+        """The DESIGN.md report; final=False leaves out the end-of-call rules.
+
+        ``cut_short``: the call stopped before its end (a crash, an abandoned page), so the end-of-call
+        rules that need the whole call (closing, surname used twice) would only blame the cut; the
+        other end-of-call rules (hedging, terse replies) still judge the turns there are.
+        """
+        findings = self.findings(final, cut_short)
         rep = score_findings(findings, self.book)
         return {"score": rep["score"], "passed": rep["passed"], "auto_fail": rep["auto_fail"],
                 "phrasebook": {"name": self.book.name, "version": self.book.version},

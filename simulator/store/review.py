@@ -208,11 +208,13 @@ def record_override(store, session_id: str, finding_id: int, verdict: str, comme
         store.execute("INSERT INTO overrides (finding_id, verdict, comment, by, at) "
                       "VALUES (?, ?, ?, ?, ?)", (finding_id, verdict, comment, user_id, at))
         result = dict(rescore(for_rescore(store.findings(session_id)), book))
-        s = store.one("""SELECT s.report_json, a.pass_mark FROM sessions s
+        s = store.one("""SELECT s.report_json, s.status, a.pass_mark FROM sessions s
                          LEFT JOIN assignments a ON a.id = s.assignment_id WHERE s.id = ?""",
                       (session_id,))
         if s["pass_mark"] is not None:  # an assignment's own pass mark wins over the book's
             result["passed"] = result["score"] >= s["pass_mark"] and not result.get("auto_fail")
+        if s["status"] == "interrupted":  # a review rescores it, but a cut-off call never passes
+            result["passed"] = False
         store.update_score(session_id, result["score"], result["passed"], result.get("auto_fail"))
         report = _json(s["report_json"], {}) or {}
         report["revised"] = {"score": result["score"], "passed": bool(result["passed"]),

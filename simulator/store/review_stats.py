@@ -1,6 +1,7 @@
 """Team overview numbers for supervisors: pass rate and dimension averages, broken rules, trends.
 
 Computed from finished, scored sessions that match the same filters as the sessions table.
+Interrupted calls are left out (their score judges only part of a call); they are counted apart.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def overview(store, f: dict) -> dict:
         f"""SELECT s.id, s.started, s.score, s.passed, s.persona_id, s.report_json,
                    u.name AS trainee
             FROM sessions s JOIN users u ON u.id = s.user_id
-            WHERE {where} AND s.score IS NOT NULL ORDER BY s.started_ts""", params)
+            WHERE {where} AND s.status = 'ended' AND s.score IS NOT NULL ORDER BY s.started_ts""", params)
     for r in rows:
         try:
             report = json.loads(r["report_json"] or "{}") or {}
@@ -67,17 +68,20 @@ def overview(store, f: dict) -> dict:
         f"""SELECT f.rule, COUNT(*) AS times, COUNT(DISTINCT f.session_id) AS sessions
             FROM findings f WHERE f.session_id IN (
                 SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE {where} AND s.score IS NOT NULL)
+                WHERE {where} AND s.status = 'ended' AND s.score IS NOT NULL)
               AND f.verdict IN ('violation', 'missing')
               AND COALESCE({LATEST_OVERRIDE}, '') != 'dismissed'
             GROUP BY f.rule ORDER BY times DESC, f.rule LIMIT 15""", params)
     titles = {r["persona_id"]: r["title"] for r in store.rows(
         "SELECT persona_id, title FROM personas p WHERE version = "
         "(SELECT MAX(version) FROM personas q WHERE q.persona_id = p.persona_id)")}
+    interrupted = store.one(
+        f"""SELECT COUNT(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE {where} AND s.status = 'interrupted'""", params)["n"]
     by_persona = _group(rows, "persona_id")
     for row in by_persona:
         row["title"] = titles.get(row["name"], row["name"])
     return {"sessions": len(rows), "pass_rate": _pct(sum(1 for r in rows if r["passed"]), len(rows)),
             "avg_score": round(sum(r["score"] for r in rows) / len(rows), 1) if rows else None,
-            "dimensions": dims, "by_trainee": _group(rows, "trainee"),
+            "interrupted": interrupted, "dimensions": dims, "by_trainee": _group(rows, "trainee"),
             "by_persona": by_persona, "broken_rules": broken, "trend": trend}

@@ -6,11 +6,13 @@ resumable state; the report with its findings and score. A crash loses nothing a
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from ..errors import StoreError
 from .core import dumps, epoch, loads, now_iso
 
+log = logging.getLogger(__name__)
 FINDING_FIELDS = ("turn", "rule", "verdict", "severity", "dimension", "evidence", "message",
                   "suggestion")
 
@@ -172,17 +174,56 @@ class SessionsMixin:
         self.execute("UPDATE sessions SET lock_token = NULL, lock_until = NULL "
                      "WHERE id = ? AND lock_token = ?", (session_id, token))
 
-    def recover_interrupted(self, stale_after_s: float = 6 * 3600) -> list[str]:
-        """Mark active calls untouched for ``stale_after_s`` as interrupted; newer ones stay resumable."""
-        cutoff = epoch() - stale_after_s
-        with self.transaction():
-            ids = [r["id"] for r in self.rows(
-                "SELECT id FROM sessions WHERE status = 'active' AND updated_ts < ?", (cutoff,))]
-            self.execute("UPDATE sessions SET status = 'interrupted', end_reason = 'interrupted', "
-                         "ended = ?, lock_token = NULL, lock_until = NULL "
-                         "WHERE status = 'active' AND updated_ts < ?", (now_iso(), cutoff))
-        return ids
+    def recover_interrupted(self, stale_after_s: float = 6 * 3600, book=None) -> list[str]:
+        """Mark active calls untouched for ``stale_after_s`` as interrupted; newer ones stay resumable.
 
+        Each gets a report graded on its stored turns (``session.interrupted_report``), so a supervisor
+        can still review it; interrupted calls left without one by an earlier version get it too.
+        ``book``: the phrasebook (loaded here when None and something needs grading).
+        """
+        cutoff = epoch() - stale_after_s
+        stale = [r["id"] for r in self.rows(
+            "SELECT id FROM sessions WHERE status = 'active' AND updated_ts < ? ORDER BY started_ts",
+            (cutoff,))]
+        unreported = [r["id"] for r in self.rows(
+            "SELECT s.id FROM sessions s WHERE s.status = 'interrupted' AND s.report_json IS NULL "
+            "AND EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.role = 'agent')")]
+        for sid in stale + unreported:
+            book, report = self._grade_interrupted(sid, book)  # outside the write lock: reads only
+            with self.transaction():
+                row = self.one("SELECT status, updated_ts, report_json FROM sessions WHERE id = ?", (sid,))
+                if row is None or not ((row["status"] == "active" and row["updated_ts"] < cutoff)
+                                       or (row["status"] == "interrupted" and row["report_json"] is None)):
+                    continue  # a worker advanced it meanwhile, or it was graded already
+                if report is not None:
+                    self.finish_session(sid, report, end_reason="interrupted", status="interrupted")
+                else:
+                    self.execute("UPDATE sessions SET status = 'interrupted', end_reason = 'interrupted', "
+                                 "ended = coalesce(ended, ?), lock_token = NULL, lock_until = NULL "
+                                 "WHERE id = ?", (now_iso(), sid))
+        return stale
+
+    def _grade_interrupted(self, session_id: str, book):
+        """(book, report or None): None when the trainee never spoke or the call cannot be graded."""
+        row = self.one("SELECT s.persona_id, s.persona_version, p.yaml, a.pass_mark FROM sessions s "
+                       "LEFT JOIN personas p ON p.persona_id = s.persona_id AND p.version = s.persona_version "
+                       "LEFT JOIN assignments a ON a.id = s.assignment_id WHERE s.id = ?", (session_id,))
+        turns = self.turns(session_id)
+        if row is None or row["yaml"] is None or not any(t["role"] == "agent" for t in turns):
+            return book, None
+        try:  # a call that cannot be graded must not keep the server from starting
+            from ..grading import load_phrasebook
+            from ..personas import parse_persona_text
+            from ..session import interrupted_report
+            persona = parse_persona_text(row["yaml"], source=f"{row['persona_id']} v{row['persona_version']}")
+            book = book or load_phrasebook()
+            report = interrupted_report(persona, turns, book)
+        except Exception as e:  # noqa: BLE001
+            log.warning("interrupted call %s kept without a report: %s", session_id, e)
+            return book, None
+        if report is not None and row["pass_mark"] is not None:
+            report["pass_mark"] = row["pass_mark"]
+        return book, report
 
 def _flag(v):
     return None if v is None else int(bool(v))
