@@ -19,7 +19,7 @@ from .staff.marks import highlight
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 COMMENT_MAX = 2000
-CSV_LIMIT = 100_000
+PAGE_SIZE = 50  # rows per page of the sessions table; the CSV has every matching row
 VERDICT_NAMES = {"dismissed": "驳回（不计分）", "violation": "维持（计分）"}
 SORT_NAMES = {"started": "开始时间", "trainee": "学员", "group": "学员组", "persona": "角色",
               "mode": "类型", "score": "得分"}
@@ -29,14 +29,27 @@ def _filters():
     return timefmt.local_filters(review.clean_filters(request.args))
 
 
+def _page(total: int) -> tuple[int, int]:
+    """(page, pages) from ``?page=``: anything malformed is page 1, past the end the last page."""
+    pages = max(1, -(-total // PAGE_SIZE))
+    try:
+        wanted = int(request.args.get("page") or 1)
+    except ValueError:
+        wanted = 1
+    return min(max(wanted, 1), pages), pages
+
+
 @bp.route("/")
 @role_required("supervisor")
 def index():
     store, f = get_store(), _filters()
-    rows = review.find_sessions(store, f)
+    total = review.count_sessions(store, f)
+    page, pages = _page(total)
+    rows = review.find_sessions(store, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     query = {k: v for k, v in f.items() if k not in ("sort", "dir", "day_start", "local_date")}
-    return render_template("supervisor/index.html", rows=rows, f=f, query=query,
-                           options=review.filter_options(store), sort_names=SORT_NAMES)
+    return render_template("supervisor/index.html", rows=rows, f=f, query=query, total=total,
+                           page=page, pages=pages, options=review.filter_options(store),
+                           sort_names=SORT_NAMES)
 
 
 def _csv(name: str, header, rows) -> Response:
@@ -47,7 +60,7 @@ def _csv(name: str, header, rows) -> Response:
 @bp.route("/sessions.csv")
 @role_required("supervisor")
 def sessions_csv():
-    rows = review.find_sessions(get_store(), _filters(), limit=CSV_LIMIT)
+    rows = review.find_sessions(get_store(), _filters(), limit=None)
     header = ["通话ID", "学员", "学员组", "角色", "角色标题", "角色版本", "类型", "开始时间", "结束时间",
               "结束原因", "得分", "是否通过", "一票否决", "问题数"]
     return _csv("sessions.csv", header, (

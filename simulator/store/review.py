@@ -105,8 +105,18 @@ def _where(f: dict) -> tuple[str, list]:
     return " AND ".join(where), params
 
 
-def find_sessions(store, f: dict, limit: int = 500) -> list[dict]:
-    """Finished sessions matching the filters, sorted by a whitelisted column."""
+def count_sessions(store, f: dict) -> int:
+    """How many finished sessions match the filters (the pager's total)."""
+    where, params = _where(f)
+    return store.one(f"SELECT COUNT(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id "
+                     f"WHERE {where}", params)["n"]
+
+
+def find_sessions(store, f: dict, limit: int | None = 500, offset: int = 0) -> list[dict]:
+    """Finished sessions matching the filters, sorted by a whitelisted column; ``limit=None``: all.
+
+    ``s.id`` breaks ties, so pages of the same sort never overlap or skip a row.
+    """
     where, params = _where(f)
     order = SORTS[f.get("sort", "started")]
     direction = "ASC" if f.get("dir") == "asc" else "DESC"
@@ -118,8 +128,8 @@ def find_sessions(store, f: dict, limit: int = 500) -> list[dict]:
                         AND COALESCE({LATEST_OVERRIDE}, '') != 'dismissed') AS problems
               FROM sessions s JOIN users u ON u.id = s.user_id
               LEFT JOIN personas p ON p.persona_id = s.persona_id AND p.version = s.persona_version
-              WHERE {where} ORDER BY {order} {direction} NULLS LAST, s.id LIMIT ?"""
-    return store.rows(sql, params + [int(limit)])
+              WHERE {where} ORDER BY {order} {direction} NULLS LAST, s.id LIMIT ? OFFSET ?"""
+    return store.rows(sql, params + [-1 if limit is None else int(limit), max(0, int(offset))])
 
 
 def filtered_findings(store, f: dict) -> list[dict]:
