@@ -90,7 +90,7 @@ def disable(user_id):
     if user["id"] == g.user["id"]:
         return _page("不能停用您自己的账号。", 400)
     get_store().set_disabled(user["id"], True)
-    flash(f"已停用账号“{user['name']}”：该账号不能再登录，已登录的页面也会退出。")
+    flash(f"已停用账号“{user['name']}”：不能再登录，正在使用的登录也已失效。")
     return redirect(url_for("admin.users"))
 
 

@@ -1,5 +1,6 @@
-"""Trainer and supervisor pages in headless Chromium under the real Content-Security-Policy:
-the editor's error jump and preview call (trainer.js), the review page's override form.
+"""Trainer, supervisor and admin pages in headless Chromium under the real Content-Security-Policy:
+the editor's error jump and preview call (trainer.js), the review page's override form, the
+admin's accounts page.
 Screenshots land in tests/artifacts/.
 """
 
@@ -60,4 +61,32 @@ def test_supervisor_overrides_a_finding(page, screenshot, login, store):
     pg.goto(pg.base + "/supervisor/overview")
     assert pg.locator("svg.chart").count() == 4
     screenshot("supervisor-overview")
+    assert pg.problems == []
+
+
+def test_admin_adds_a_trainee_and_sees_the_password_once(page, screenshot, login, store):
+    pg = page
+    login(pg, "admin", landing="**/supervisor/")
+    pg.click("header nav >> text=账号管理")
+    pg.wait_for_url("**/admin/users")
+    form = pg.locator("#add-user")
+    form.locator("input[name=name]").fill("王芳")
+    form.locator("select[name=role]").select_option("trainee")
+    form.locator("input[name=group_name]").fill("2026-11期")
+    form.locator("button[type=submit]").click()
+    password = pg.locator("#new-password").inner_text()
+    assert len(password) >= 12 and pg.inner_text("#new-name") == "王芳"
+    screenshot("admin-new-password")
+    assert store.check_password("王芳", password)["group_name"] == "2026-11期"
+    pg.click("text=返回账号管理")
+    row = pg.locator("tr", has_text="王芳")
+    assert "从未登录" in row.inner_text() and password not in pg.content()
+    asked = []
+    pg.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+    pg.locator("tr", has_text="trainee2").locator("button", has_text="停用").click()
+    pg.wait_for_selector(".flash")
+    assert "已停用账号“trainee2”" in pg.inner_text(".flash")
+    assert "已停用" in pg.locator("tr", has_text="trainee2").inner_text()
+    assert store.get_user_by_name("trainee2")["disabled"] == 1 and "停用“trainee2”" in asked[0]
+    screenshot("admin-users")
     assert pg.problems == []
