@@ -76,7 +76,7 @@ def test_text_mode_shows_lines_grades_and_report():
 def test_unknown_persona_lists_the_available_ones():
     result = CliRunner().invoke(cli, ["call", "--persona", "nobody"], input="")
     assert result.exit_code == 2
-    assert result.output.startswith("Error: unknown persona 'nobody' (available: angry-broadband, ")
+    assert result.output.startswith("Error: 没有这个人设（unknown persona 'nobody'; available: angry-broadband, ")
     assert "silent-line" in result.output
 
 

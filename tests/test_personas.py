@@ -102,7 +102,7 @@ def test_cli_personas_check_reports_line_and_exit_code(tmp_path):
     path = write(tmp_path, GOOD.replace("difficulty: easy", "difficulty: extreme"))
     result = CliRunner().invoke(cli, ["personas", "check", str(path)])
     assert result.exit_code == 2
-    assert f"{path}:3: difficulty: Input should be 'easy', 'medium' or 'hard'（不是允许的取值）" in result.output
+    assert f"{path}:3: difficulty: 不是允许的取值（Input should be 'easy', 'medium' or 'hard'）" in result.output
 
 
 def test_good_persona_loads_and_round_trips_through_yaml(tmp_path):
@@ -126,33 +126,33 @@ def test_bad_yaml_names_the_line(tmp_path):
 
 def test_unknown_key_names_the_line(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace("  address_as: 张先生", "  address_as: 张先生\n  nickname: 老张"))
-    assert errs == ["p.yaml:10: caller.nickname: unknown key（不认识的键，请检查拼写）"]
+    assert errs == ["p.yaml:10: caller.nickname: 不认识的键，请检查拼写（unknown key）"]
 
 
 def test_unknown_top_level_key(tmp_path):
-    assert errors_for(tmp_path, GOOD + "colour: red\n") == [f"p.yaml:{GOOD.count(chr(10)) + 1}: colour: unknown key（不认识的键，请检查拼写）"]
+    assert errors_for(tmp_path, GOOD + "colour: red\n") == [f"p.yaml:{GOOD.count(chr(10)) + 1}: colour: 不认识的键，请检查拼写（unknown key）"]
 
 
 def test_bad_rule_reference_names_the_line(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace('rule: "opening.*"', "rule: forbiden.x"))
-    assert errs == ["p.yaml:19: mood.triggers[1].rule: unknown rule 'forbiden.x' (no such phrasebook rule)（短语库中没有匹配的规则）"]
+    assert errs == ["p.yaml:19: mood.triggers[1].rule: 话术库中没有匹配的规则（unknown rule 'forbiden.x' (no such phrasebook rule)）"]
 
 
 def test_reference_errors_are_reported_with_schema_errors(tmp_path):
     text = GOOD.replace('rule: "opening.*"', "rule: forbiden.x").replace("start: 5", "start: 11")
     assert errors_for(tmp_path, text) == [
-        "p.yaml:16: mood.start: Input should be less than or equal to 10（不能大于 10）",
-        "p.yaml:19: mood.triggers[1].rule: unknown rule 'forbiden.x' (no such phrasebook rule)（短语库中没有匹配的规则）"]
+        "p.yaml:16: mood.start: 不能大于 10（Input should be less than or equal to 10）",
+        "p.yaml:19: mood.triggers[1].rule: 话术库中没有匹配的规则（unknown rule 'forbiden.x' (no such phrasebook rule)）"]
 
 
 def test_unknown_scenario(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace("scenarios: [angry]", "scenarios: [angry, angery]"))
-    assert len(errs) == 1 and errs[0].startswith("p.yaml:5: scenarios[1]: unknown scenario 'angery' (phrasebook scenarios: ")
+    assert len(errs) == 1 and errs[0].startswith("p.yaml:5: scenarios[1]: 话术库中没有这个场景（unknown scenario 'angery' (phrasebook scenarios: ")
 
 
 def test_bad_tag_reference(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace("tag: rude", "tag: rudeness"))
-    assert errs == ["p.yaml:20: mood.triggers[2].tag: unknown tag 'rudeness' (no phrasebook rule has it)（没有规则带这个标签）"]
+    assert errs == ["p.yaml:20: mood.triggers[2].tag: 没有规则带这个标签（unknown tag 'rudeness' (no phrasebook rule has it)）"]
 
 
 def test_wrong_type_names_the_line(tmp_path):
@@ -163,54 +163,54 @@ def test_wrong_type_names_the_line(tmp_path):
 
 def test_mood_out_of_range_names_the_line(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace("start: 5", "start: 12"))
-    assert errs == ["p.yaml:16: mood.start: Input should be less than or equal to 10（不能大于 10）"]
+    assert errs == ["p.yaml:16: mood.start: 不能大于 10（Input should be less than or equal to 10）"]
 
 
 def test_delta_out_of_range_and_unknown_trigger(tmp_path):
     text = GOOD.replace("phrases: [抱歉], delta: -1", "phrases: [抱歉], delta: -30")
     text = text.replace("{on: finding, tag: rude, delta: 2}", "{on: weather, delta: 2}")
     errs = errors_for(tmp_path, text)
-    assert errs[0] == "p.yaml:18: mood.triggers[0].delta: Input should be greater than or equal to -10（不能小于 -10）"
-    assert errs[1].startswith("p.yaml:20: mood.triggers[2]: Input tag 'weather' found using 'on'")
+    assert errs[0] == "p.yaml:18: mood.triggers[0].delta: 不能小于 -10（Input should be greater than or equal to -10）"
+    assert errs[1].startswith("p.yaml:20: mood.triggers[2]: on 的取值不对（Input tag 'weather' found using 'on'")
 
 
 def test_missing_required_key_points_at_its_mapping(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace("  surname: 张\n", ""))
-    assert errs == ["p.yaml:6: caller.surname: missing required key（缺少必填项）"]
+    assert errs == ["p.yaml:6: caller.surname: 缺少必填项（missing required key）"]
 
 
 def test_unknown_intent_kind_and_placeholder(tmp_path):
     text = GOOD.replace("  open: [喂，你好。]", "  open: [\"喂，{name}你好。\"]\n  chat: [随便聊聊]")
     errs = errors_for(tmp_path, text)
-    assert any(e.startswith("p.yaml:23: lines.chat: Input should be 'open'") for e in errs), errs
+    assert any(e.startswith("p.yaml:23: lines.chat: 不是允许的取值（Input should be 'open'") for e in errs), errs
     fixed = text.replace("  chat: [随便聊聊]\n", "")
-    assert errors_for(tmp_path, fixed) == ["p.yaml:22: lines.open[0]: unknown placeholder {name}（未知的占位符）"]
+    assert errors_for(tmp_path, fixed) == ["p.yaml:22: lines.open[0]: 未知的占位符（unknown placeholder {name}）"]
 
 
 def test_fact_without_ask_patterns_and_bad_regex(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace('ask_patterns: ["账号"]', "ask_patterns: []"))
-    assert errs == ["p.yaml:12: facts.account: a when_asked fact needs ask_patterns (what the agent must ask)（问了才说的信息需要写 ask_patterns）"]
+    assert errs == ["p.yaml:12: facts.account: 问了才说的信息需要写 ask_patterns（a when_asked fact needs ask_patterns (what the agent must ask)）"]
     errs = errors_for(tmp_path, GOOD.replace('ask_patterns: ["账号"]', 'ask_patterns: ["账号("]'))
-    assert len(errs) == 1 and errs[0].startswith("p.yaml:14: facts.account.ask_patterns[0]: not a valid pattern")
+    assert len(errs) == 1 and errs[0].startswith("p.yaml:14: facts.account.ask_patterns[0]: 正则表达式写错了（not a valid pattern")
 
 
 def test_start_mood_at_hangup_threshold_is_an_error(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace("start: 5", "start: 9"))
-    assert errs == ["p.yaml:16: mood.start: must be below the hang-up threshold 9, or the caller hangs up at once（起始情绪必须低于挂机阈值）"]
+    assert errs == ["p.yaml:16: mood.start: 起始情绪必须低于挂机阈值（must be below the hang-up threshold 9, or the caller hangs up at once）"]
 
 
 def test_unknown_satisfied_fact(tmp_path):
     errs = errors_for(tmp_path, GOOD.replace("max_turns: 6", "max_turns: 6\n  satisfied_when: {facts: [adress]}"))
-    assert errs == ["p.yaml:28: end.satisfied_when.facts[0]: unknown fact 'adress' (not under facts)（facts 里没有这一项）"]
+    assert errs == ["p.yaml:28: end.satisfied_when.facts[0]: facts 里没有这一项（unknown fact 'adress' (not under facts)）"]
 
 
 @pytest.mark.parametrize("text, message", [
-    ("a: &x [1]\nb: *x\n", "p.yaml:1: anchors and aliases (& and *) are not allowed（不允许使用锚点和别名）"),
-    ("id: !!python/object:os.system x\n", "p.yaml:1: YAML tags such as tag:yaml.org,2002:python/object:os.system are not allowed（不允许使用 YAML 标签）"),
+    ("a: &x [1]\nb: *x\n", "p.yaml:1: 不允许使用锚点和别名（anchors and aliases (& and *) are not allowed）"),
+    ("id: !!python/object:os.system x\n", "p.yaml:1: 不允许使用 YAML 标签（YAML tags such as tag:yaml.org,2002:python/object:os.system are not allowed）"),
     ("x:\n" + "".join("  " * i + "- \n" for i in range(1, 20)), "nested too deeply"),
-    ("id: a\nid: b\n", "p.yaml:2: duplicate key 'id'（重复的键）"),
-    ("- 1\n- 2\n", "p.yaml:1: a persona must be a mapping"),
-    ("", "p.yaml: the file is empty"),
+    ("id: a\nid: b\n", "p.yaml:2: 重复的键（duplicate key 'id'）"),
+    ("- 1\n- 2\n", "p.yaml:1: 人设文件应是键值映射（a persona must be a mapping"),
+    ("", "p.yaml: 文件是空的（the file is empty"),
 ])
 def test_unsafe_or_odd_yaml_is_refused(tmp_path, text, message):
     errs = errors_for(tmp_path, text)
@@ -222,7 +222,7 @@ def test_upload_size_limit_and_encoding():
         parse_persona_text(GOOD + "#" * MAX_BYTES)
     with pytest.raises(PersonaError, match="not UTF-8"):
         parse_persona_text(b"id: \xff\xfe")
-    with pytest.raises(PersonaError, match=r"^<upload>:3: difficulty: .*（不是允许的取值） \(and 1 more\)$"):
+    with pytest.raises(PersonaError, match=r"^<upload>:3: difficulty: 不是允许的取值（Input should be .*） \(and 1 more\)$"):
         parse_persona_text(GOOD.replace("easy", "x").replace("start: 5", "start: 99"))
 
 
@@ -244,7 +244,7 @@ def test_load_all_uses_env_dir_and_rejects_duplicate_ids(tmp_path, monkeypatch):
 
 def test_find_persona_lists_available_ids():
     assert find_persona("silent-line").speech.line == "silent"
-    with pytest.raises(PersonaError, match=r"unknown persona 'nobody' \(available: angry-broadband, "):
+    with pytest.raises(PersonaError, match=r"没有这个人设（unknown persona 'nobody'; available: angry-broadband, "):
         find_persona("nobody")
 
 

@@ -19,4 +19,4 @@ def find_persona(persona_id: str, dir=None) -> Persona:
     for p in personas:
         if p.id == persona_id:
             return p
-    raise PersonaError(f"unknown persona '{persona_id}' (available: {', '.join(p.id for p in personas)})（没有这个人设）")
+    raise PersonaError(f"没有这个人设（unknown persona '{persona_id}'; available: {', '.join(p.id for p in personas)}）")

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ..errors import PeilianError, PersonaError
 from .schema import Persona
-from .yamlsafe import MAX_BYTES, compose, line_of, node_at, path_text
+from .yamlsafe import MAX_BYTES, compose, line_of, node_at, path_text, zh
 
 REPO_PERSONAS = Path(__file__).resolve().parents[2] / "personas"
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -29,7 +29,7 @@ STABLE_RULES = ("opening.greeting", "surname.ask", "surname.use", "closing.ask-m
 STABLE_TAGS = ("rude", "soothing", "closing", "opening", "hold", "confidential", "price", "line-problem", "slow")
 
 
-# Chinese for trainers after pydantic's English (the web editor shows these lines as they are).
+# Chinese for trainers before pydantic's English (the web editor shows these lines as they are).
 ZH = {"extra_forbidden": "不认识的键，请检查拼写", "missing": "缺少必填项", "less_than_equal": "不能大于 {le}",
       "greater_than_equal": "不能小于 {ge}", "greater_than": "必须大于 {gt}", "less_than": "必须小于 {lt}",
       "int_parsing": "应为整数", "int_type": "应为整数", "int_from_float": "应为整数", "float_parsing": "应为数字",
@@ -39,10 +39,6 @@ ZH = {"extra_forbidden": "不认识的键，请检查拼写", "missing": "缺少
       "too_short": "至少要有 {min_length} 项", "too_long": "最多 {max_length} 项",
       "string_pattern_mismatch": "格式不对（只用小写字母、数字和连字符）", "union_tag_invalid": "on 的取值不对",
       "union_tag_not_found": "缺少 on（触发条件的类型）", "bool_type": "应为 true 或 false", "bool_parsing": "应为 true 或 false"}
-
-
-def zh(english: str, chinese: str) -> str:
-    return f"{english}（{chinese}）"
 
 
 def _message(err: dict) -> str:
@@ -94,7 +90,7 @@ def _reference_errors(data: dict) -> list[tuple[tuple, str]]:
     if scenarios is not None and isinstance(raw, list):
         for i, s in enumerate(raw):
             if isinstance(s, str) and s not in scenarios:
-                errs.append((("scenarios", i), zh(f"unknown scenario '{s}' (phrasebook scenarios: {', '.join(sorted(scenarios))})", "短语库中没有这个场景")))
+                errs.append((("scenarios", i), zh(f"unknown scenario '{s}' (phrasebook scenarios: {', '.join(sorted(scenarios))})", "话术库中没有这个场景")))
     mood = data.get("mood")
     triggers = mood.get("triggers") if isinstance(mood, dict) else None
     for i, t in enumerate(triggers if isinstance(triggers, list) else ()):
@@ -102,7 +98,7 @@ def _reference_errors(data: dict) -> list[tuple[tuple, str]]:
             continue
         rule, tag = t.get("rule"), t.get("tag")
         if isinstance(rule, str) and not any(fnmatch.fnmatchcase(r, rule) for r in rule_ids):
-            errs.append((("mood", "triggers", i, "rule"), zh(f"unknown rule '{rule}' (no such phrasebook rule)", "短语库中没有匹配的规则")))
+            errs.append((("mood", "triggers", i, "rule"), zh(f"unknown rule '{rule}' (no such phrasebook rule)", "话术库中没有匹配的规则")))
         if isinstance(tag, str) and tag not in tags:
             errs.append((("mood", "triggers", i, "tag"), zh(f"unknown tag '{tag}' (no phrasebook rule has it)", "没有规则带这个标签")))
     end = data.get("end")
@@ -110,7 +106,7 @@ def _reference_errors(data: dict) -> list[tuple[tuple, str]]:
     refs = sw.get("findings") if isinstance(sw, dict) else None
     for i, ref in enumerate(refs if isinstance(refs, list) else ()):
         if isinstance(ref, str) and not _ref_matches(ref, rule_ids, tags):
-            errs.append((("end", "satisfied_when", "findings", i), zh(f"unknown rule or tag '{ref}' (no such phrasebook rule)", "短语库中没有匹配的规则或标签")))
+            errs.append((("end", "satisfied_when", "findings", i), zh(f"unknown rule or tag '{ref}' (no such phrasebook rule)", "话术库中没有匹配的规则或标签")))
     return errs
 
 

@@ -31,7 +31,7 @@ def _check_regex(value: str) -> str:
     try:
         re.compile(value)
     except re.error as e:
-        raise ValueError(f"not a valid pattern: {e}（正则表达式写错了）") from None
+        raise ValueError(f"正则表达式写错了（not a valid pattern: {e}）") from None
     return value
 
 
@@ -54,7 +54,7 @@ class Fact(Strict):
     @model_validator(mode="after")
     def _askable(self):
         if self.reveal == "when_asked" and not self.ask_patterns:
-            raise ValueError("a when_asked fact needs ask_patterns (what the agent must ask)（问了才说的信息需要写 ask_patterns）")
+            raise ValueError("问了才说的信息需要写 ask_patterns（a when_asked fact needs ask_patterns (what the agent must ask)）")
         return self
 
 
@@ -77,7 +77,7 @@ class FindingTrigger(Strict):
     @model_validator(mode="after")
     def _one_ref(self):
         if (self.rule is None) == (self.tag is None):
-            raise ValueError("a finding trigger needs exactly one of rule or tag（rule 和 tag 二选一）")
+            raise ValueError("rule 和 tag 二选一（a finding trigger needs exactly one of rule or tag）")
         return self
 
 
@@ -132,7 +132,7 @@ class MoodLines(Strict):
     @model_validator(mode="after")
     def _not_empty(self):
         if not (self.calm or self.annoyed or self.angry or self.any):
-            raise ValueError("give at least one line（至少写一句台词）")
+            raise ValueError("至少写一句台词（give at least one line）")
         return self
 
     def band(self, name: str) -> list[str]:

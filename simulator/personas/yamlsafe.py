@@ -13,7 +13,9 @@ from ..errors import PersonaError
 
 
 def zh(english: str, chinese: str) -> str:
-    return f"{english}（{chinese}）"
+    """A message for trainers: Chinese first, the English (what a YAML or pydantic manual says) after."""
+    return f"{chinese}（{english}）"
+
 
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 12
