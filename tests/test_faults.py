@@ -151,7 +151,9 @@ def test_sigkill_mid_call_loses_no_shown_turn_and_calls_resume(tmp_path, kill_af
     from simulator.store import users as store_users
     store_users.PASSWORD_METHOD = "pbkdf2:sha256:2000"
     data = tmp_path / "data"
-    prepare(create_app({"DATA_DIR": str(data), "SECRET_KEY": "s", "CALLER_BACKEND": "scripted"}))
+    app = create_app({"DATA_DIR": str(data), "SECRET_KEY": "s", "CALLER_BACKEND": "scripted"})
+    lock_s = app.config["CALL_LOCK_S"]  # what the gunicorn workers run with (the same defaults)
+    prepare(app)
     store = open_store(data)
     for n in range(4):
         store.add_user(f"kill{n}", role="trainee", password="pw-kill-1")
@@ -198,10 +200,11 @@ def test_sigkill_mid_call_loses_no_shown_turn_and_calls_resume(tmp_path, kill_af
                 assert t.http.get(f"{server.base}/call/{sid}", timeout=30).status_code == 200
                 evs = t.stream(sid)
                 if evs and evs[0][0] == "busy":
-                    # a request was in flight when the server died: its lease runs out by itself
+                    # a request was in flight when the server died: its lease, renewed by nobody
+                    # now, runs out within CALL_LOCK_S of the kill; wait for it for real
                     lease = store.get_session(sid)["lock_until"]
-                    assert lease is not None and lease <= killed_at + 121, "a stale lease that never expires"
-                    store.execute("UPDATE sessions SET lock_until = 0 WHERE id = ?", (sid,))  # time passes
+                    assert lease is not None and lease <= killed_at + lock_s + 1, "a stale lease outlives CALL_LOCK_S"
+                    time.sleep(max(0.0, lease - time.time()) + 0.2)
                     evs = t.stream(sid)
                 assert evs and evs[-1][0] in ("idle", "end"), f"call {sid} does not resume: {evs}"
                 if evs[-1][0] == "idle":
@@ -398,16 +401,85 @@ def test_app_configured_from_env_voices_the_caller_through_an_openai_server(tmp_
         server.close()
 
 
-def test_a_lease_left_by_a_dead_worker_only_delays_the_call(app, client, auth, store):
-    """A worker killed mid-request leaves its lease; the call answers busy until it runs out, then resumes."""
-    app.config["CALL_WAIT_S"] = 0.3
+def test_a_lease_left_by_a_dead_worker_runs_out_within_seconds(app, client, auth, store):
+    """A worker killed mid-request leaves its lease, which nothing renews any more: the call answers
+    busy until it runs out (CALL_LOCK_S: seconds, not minutes), then resumes by itself."""
+    assert app.config["CALL_LOCK_S"] <= 15
+    app.config.update(CALL_WAIT_S=0.3, CALL_LOCK_S=1.0)  # the same, with a lease short enough to wait for
     sid = call_with_one_turn(client, auth, store)
-    assert store.lock_call(sid, app.config["CALL_LOCK_S"])      # the dead worker's request
+    taken = time.time()
+    assert store.lock_call(sid, app.config["CALL_LOCK_S"])      # the dead worker's request: no heartbeat
     evs = parse_events(client.get(f"/call/{sid}/stream").get_data(as_text=True))
     assert [k for k, _ in evs] == ["busy"]
     r = auth.post_json(f"/call/{sid}/reply", {"text": GREETING, "expect": 1})
     assert r.status_code == 409 and re.search(r"[\u4e00-\u9fff]", r.get_json()["error"])
     assert len(store.turns(sid)) == 1
-    store.execute("UPDATE sessions SET lock_until = 0 WHERE id = ?", (sid,))   # CALL_LOCK_S later
+    time.sleep(max(0.0, taken + 1.0 - time.time()) + 0.1)     # CALL_LOCK_S later, for real
     assert auth.post_json(f"/call/{sid}/reply", {"text": GREETING, "expect": 1}).status_code == 200
     assert [t["role"] for t in store.turns(sid)] == ["caller", "agent"]
+
+
+class SlowBackend:
+    """A model that takes ``seconds`` for its line (a slow GPU server), then says something fine."""
+
+    name = "openai"
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def voice(self, persona, intent, history):
+        time.sleep(self.seconds)
+        yield intent.line
+
+
+def _later(seconds: float, fn):
+    """Run ``fn`` on another thread after ``seconds``; the thread, to join, and its result."""
+    out = {}
+    t = threading.Thread(target=lambda: (time.sleep(seconds), out.update(result=fn())))
+    t.start()
+    return t, out
+
+
+def test_a_working_request_keeps_its_short_lease_alive(app, client, auth, store, monkeypatch):
+    """The heartbeat renews the lease while a slow line is voiced (past CALL_LOCK_S), then lets go."""
+    app.config.update(CALL_LOCK_S=0.6)
+    monkeypatch.setattr("webui.calls.backend", lambda: SlowBackend(1.8))
+    auth.login_as("trainee")
+    sid = auth.post("/call/start", {"persona_id": "angry-broadband"}).headers["Location"].rsplit("/", 1)[1]
+    other = open_store(app.config["DATA_DIR"], migrate=False)   # another worker, trying to take the call
+    try:
+        t, out = _later(1.2, lambda: other.lock_call(sid, 5))
+        evs = parse_events(client.get(f"/call/{sid}/stream").get_data(as_text=True))
+        t.join()
+    finally:
+        other.close()
+    assert out["result"] is None, "the lease of a request still working ran out"
+    assert [k for k, _ in evs][-2:] == ["turn", "idle"]
+    assert len(store.turns(sid)) == 1 and store.get_session(sid)["lock_token"] is None
+
+
+def test_a_request_that_lost_its_lease_writes_nothing(app, client, auth, store, monkeypatch):
+    """If the lease ran out anyway (a stalled worker) and another request took the call, the late
+    request must not write over it: the trainee is told to reload, the store keeps the newer state."""
+    monkeypatch.setattr("webui.calls.backend", lambda: SlowBackend(1.0))
+    auth.login_as("trainee")
+    sid = auth.post("/call/start", {"persona_id": "angry-broadband"}).headers["Location"].rsplit("/", 1)[1]
+    t, _ = _later(0.3, lambda: store.execute("UPDATE sessions SET lock_token = 'newer' WHERE id = ?", (sid,)))
+    evs = parse_events(client.get(f"/call/{sid}/stream").get_data(as_text=True))
+    t.join()
+    assert "failure" in [k for k, _ in evs] and "turn" not in [k for k, _ in evs]
+    assert store.turns(sid) == [] and store.get_session(sid)["lock_token"] == "newer"
+
+
+def test_a_hung_request_stops_renewing_after_call_lock_max_s(app, client, auth, store):
+    from webui.calls import Heartbeat
+    sid = call_with_one_turn(client, auth, store)
+    token = store.lock_call(sid, 0.3)
+    beat = Heartbeat(app.config["DATA_DIR"], sid, token, seconds=0.3, max_s=0.5)
+    try:
+        time.sleep(0.45)
+        assert store.lock_call(sid, 5) is None      # renewed past its 0.3 s
+        time.sleep(0.7)
+        assert store.lock_call(sid, 5)              # hung past max_s: no longer renewed, the lease ran out
+    finally:
+        beat.stop()

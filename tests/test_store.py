@@ -199,6 +199,19 @@ def test_call_lock_lets_one_writer_in_at_a_time(st):
     assert st.lock_call(sid)
 
 
+def test_a_lease_is_renewed_only_by_its_holder(st):
+    sid = _call(st)
+    token = st.lock_call(sid, seconds=-1)        # ran out, but nobody took it: still ours
+    assert st.renew_call(sid, token, 15) and st.lock_call(sid) is None
+    assert not st.renew_call(sid, "someone-else", 15)
+    st.unlock_call(sid, token)
+    late = st.lock_call(sid, seconds=-1)
+    newer = st.lock_call(sid)                    # the late holder's lease ran out and was taken
+    assert not st.renew_call(sid, late, 15) and st.renew_call(sid, newer, 15)
+    st.finish_session(sid, {"score": 1, "findings": []}, end_reason="agent_hangup")
+    assert not st.renew_call(sid, newer, 15)     # the call is over: nothing left to hold
+
+
 def test_recover_interrupted_marks_only_stale_active_calls(st):
     old, fresh = _call(st), _call(st)
     st.execute("UPDATE sessions SET updated_ts = updated_ts - 10000 WHERE id = ?", (old,))

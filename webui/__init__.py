@@ -35,7 +35,8 @@ def create_app(config: dict | None = None) -> Flask:
         LOGIN_MAX_FAILURES=5,               # per name and address, in LOGIN_WINDOW_S
         LOGIN_MAX_FAILURES_PER_ADDRESS=30,  # per address, whatever the names tried
         LOGIN_WINDOW_S=300,
-        CALL_LOCK_S=120,      # the lease on a call while one request advances it
+        CALL_LOCK_S=15,       # the lease on a call while one request advances it (renewed while it works)
+        CALL_LOCK_MAX_S=120,  # renewed no longer than this: a hung request lets the call go
         CALL_WAIT_S=5,        # how long a request waits for another one's lease
     )
     if config:

@@ -145,7 +145,7 @@ def stream(session_id):
             if s.awaiting_caller:
                 for piece in s.caller_turn():
                     yield _sse("piece", {"text": piece})
-                calls.save(store, row, s, sink, stored)
+                calls.save(store, row, s, sink, stored, token)
             for idx in range(stored, len(s.turns)):
                 yield _sse("turn", _turn_json(idx, s.turns[idx], row["mode"]))
             if s.ended:
@@ -175,7 +175,7 @@ def _agent_action(session_id: str, act):
     """Run one agent action (reply, hold, hang up) on the stored call and answer in JSON."""
     own_session(session_id)
     store = get_store()
-    with calls.locked(store, session_id, wait_s=min(2, current_app.config["CALL_WAIT_S"])):
+    with calls.locked(store, session_id, wait_s=min(2, current_app.config["CALL_WAIT_S"])) as token:
         row = store.get_session(session_id)
         if row["status"] != "active":
             abort(409, description="通话已经结束。")
@@ -188,7 +188,10 @@ def _agent_action(session_id: str, act):
             findings = act(s)
         except SessionError:  # e.g. the caller hung up before this reply arrived
             findings = None
-        calls.save(store, row, s, sink, stored)
+        try:
+            calls.save(store, row, s, sink, stored, token)
+        except calls.LeaseLost:
+            abort(409, description="这通电话已在另一个页面继续，请刷新页面。")
         if findings is None and not s.ended:
             abort(409, description="这条操作无法执行，请刷新页面。")
     report_url = url_for(".report", session_id=session_id)

@@ -162,13 +162,20 @@ class SessionsMixin:
         return self.rows(sql, params)
 
     # -- one writer per call, across worker processes -------------------------------
-    def lock_call(self, session_id: str, seconds: float = 120) -> str | None:
+    def lock_call(self, session_id: str, seconds: float = 15) -> str | None:
         """Take a short lease on an active call; a token, or None when someone else holds it."""
         token, t = secrets.token_hex(8), epoch()
         cur = self.execute("UPDATE sessions SET lock_token = ?, lock_until = ? WHERE id = ? AND "
                            "status = 'active' AND (lock_token IS NULL OR lock_until < ?)",
                            (token, t + seconds, session_id, t))
         return token if cur.rowcount == 1 else None
+
+    def renew_call(self, session_id: str, token: str, seconds: float) -> bool:
+        """Extend our own lease by ``seconds`` from now; False when it is no longer ours (it ran out
+        and another request took it, or the call ended), so the holder must not write."""
+        cur = self.execute("UPDATE sessions SET lock_until = ? WHERE id = ? AND lock_token = ? "
+                           "AND status = 'active'", (epoch() + seconds, session_id, token))
+        return cur.rowcount == 1
 
     def unlock_call(self, session_id: str, token: str) -> None:
         self.execute("UPDATE sessions SET lock_token = NULL, lock_until = NULL "
