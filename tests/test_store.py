@@ -259,3 +259,29 @@ def test_cli_users_add(tmp_path):
     assert open_store(tmp_path).check_password("王五", password)
     r = CliRunner().invoke(cli, ["users", "add", "王五", "--role", "trainee", "--data", str(tmp_path)])
     assert r.exit_code == 2 and "Error: user 王五 already exists" in r.output
+
+
+def test_cli_users_list_reset_password_disable(tmp_path):
+    data = ["--data", str(tmp_path)]
+    run = lambda *args: CliRunner().invoke(cli, ["users", *args, *data])  # noqa: E731
+    first = run("add", "王五", "--role", "trainee", "--group", "一期").output.rsplit("password: ", 1)[1].strip()
+    run("add", "李主管", "--role", "admin", "--password", "long-secret-1")
+    r = run("list")
+    assert r.exit_code == 0 and r.output.splitlines() == ["李主管\tadmin\t-\tnever\tactive",
+                                                          "王五\ttrainee\t一期\tnever\tactive"]
+    assert run("list", "--role", "admin").output.splitlines() == ["李主管\tadmin\t-\tnever\tactive"]
+    # a new password replaces the old one
+    r = run("reset-password", "王五")
+    assert r.exit_code == 0, r.output
+    new = r.output.strip().rsplit("new password: ", 1)[1]
+    store = open_store(tmp_path)
+    assert store.check_password("王五", new) and not store.check_password("王五", first)
+    # too short a password, or an unknown name: exit 2, nothing changed
+    r = run("reset-password", "王五", "--password", "short")
+    assert r.exit_code == 2 and "密码太短" in r.output and store.check_password("王五", new)
+    r = run("disable", "张三")
+    assert r.exit_code == 2 and "no user named '张三'" in r.output
+    assert run("disable", "王五").exit_code == 0
+    assert run("list", "--role", "trainee").output.split("\t")[-1].strip() == "disabled"
+    assert run("disable", "王五", "--enable").exit_code == 0
+    assert run("list", "--role", "trainee").output.split("\t")[-1].strip() == "active"

@@ -19,6 +19,7 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
                    session, url_for)
 
 from simulator.store import roles_of
+from simulator.store.users import MIN_PASSWORD
 
 from .db import get_store
 
@@ -28,7 +29,6 @@ ROLE_NAMES = {"trainee": "学员", "trainer": "培训师", "supervisor": "质检
 # where each role lands after login, in this order of preference
 ROLE_HOMES = (("trainee", "trainee.home"), ("trainer", "trainer.index"),
               ("supervisor", "supervisor.index"))
-MIN_PASSWORD = 8
 MAX_PASSWORD = 128
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "

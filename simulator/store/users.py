@@ -24,6 +24,9 @@ def roles_of(user: dict | None) -> set[str]:
     return {r for r in (user.get("roles") or "").split(",") if r}
 
 
+MIN_PASSWORD = 8  # the same for the CLI, the admin page and a user's own change
+
+
 def new_password() -> str:
     """A password a person can type: 12 characters from a URL-safe alphabet."""
     return secrets.token_urlsafe(9)
@@ -40,8 +43,8 @@ class UsersMixin:
         bad = [r for r in roles if r not in ROLES]
         if not roles or bad:
             raise StoreError(f"role {role!r} is not one of {', '.join(ROLES)}")
-        if password is not None and len(password) < 6:
-            raise StoreError(f"the password for {name} is too short (at least 6 characters)")
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise StoreError(f"密码太短（the password for {name} is too short: at least {MIN_PASSWORD} characters）")
         password = password or new_password()
         group = (group or "").strip() or None
         with self.transaction():
@@ -61,8 +64,8 @@ class UsersMixin:
         return [r["name"] for r in self.rows("SELECT name FROM groups ORDER BY name")]
 
     def set_password(self, user_id: int, password: str) -> None:
-        if len(password) < 6:
-            raise StoreError("the password is too short (at least 6 characters)")
+        if len(password) < MIN_PASSWORD:
+            raise StoreError(f"密码太短（the password is too short: at least {MIN_PASSWORD} characters）")
         self.execute("UPDATE users SET password_hash = ? WHERE id = ?",
                      (_hash(password), user_id))
 
