@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from simulator.grading import grade, load_phrasebook, run_example
+from simulator.errors import PhrasebookError
+from simulator.grading import LiveGrader, grade, load_phrasebook, run_example
 
 BASE = {"dimension": "礼貌", "severity": "major", "message": "不规范", "suggestion": "您好，{company}",
         "source": {"seed": "000_38188eab8a3aad00.txt", "clause": "……"}}
@@ -119,6 +120,65 @@ def test_required_ignore_punct(tmp_path):
     assert verdicts(agent(book, "您好，星海宽带！")) == ["missing"]
     ok = agent(book, "您好，星海宽带！", rule="t.r1")
     assert verdicts(ok) == ["ok"] and ok[0]["evidence"] == "您好，星海宽带"
+
+
+def test_required_within_a_later_turn(tmp_path):
+    """within: 2 — the reply after a wrong-number cue may ask first and say it on the next turn."""
+    book = make_book(tmp_path, {"when": {"after_caller": ["饭店吗"]},
+                                "check": {"op": "required", "all": [["这里是"], ["查证"]], "within": 2}})
+    cue = "是张记饭店吗？"
+    # said at once: ok on that turn
+    assert [(f["turn"], f["verdict"]) for f in agent(book, "这里是星海宽带，请您查证后再拨。", caller=cue)] == [(1, "ok")]
+    # asked first, said on the next agent turn: ok there, nothing missing
+    late = agent(book, "请问您找哪里？", "您好，这里是星海宽带，请您查证后再拨。", caller=cue)
+    assert [(f["turn"], f["verdict"]) for f in late] == [(3, "ok")]
+    # never said: missing on the turn where it was due (at the end of the call, or when the window passes)
+    assert [(f["turn"], f["verdict"]) for f in agent(book, "请问您找哪里？", caller=cue)] == [(1, "missing")]
+    assert [(f["turn"], f["verdict"]) for f in agent(book, "请问您找哪里？", "不是。", "再见。", caller=cue)] \
+        == [(1, "missing")]
+    # live: the missing comes with the turn that closes the window, about the turn it arose on
+    live = LiveGrader(book, company="星海宽带")
+    live.add_turn({"role": "caller", "text": cue})
+    assert live.add_turn({"role": "agent", "text": "请问您找哪里？"}) == []
+    assert live.report(final=False)["findings"] == []
+    assert [(f["turn"], f["verdict"]) for f in live.report(final=True)["findings"]] == [(1, "missing")]
+    live.add_turn({"role": "caller", "text": "嗯。"})
+    got = live.add_turn({"role": "agent", "text": "不是。"})
+    assert [(f["turn"], f["verdict"]) for f in got] == [(1, "missing")]
+    # a call cut short never reached the turn that could still say it
+    live2 = LiveGrader(book, company="星海宽带")
+    live2.add_turn({"role": "caller", "text": cue})
+    live2.add_turn({"role": "agent", "text": "请问您找哪里？"})
+    assert live2.report(final=True, cut_short=True)["findings"] == []
+
+
+def test_within_needs_a_trigger(tmp_path):
+    with pytest.raises(PhrasebookError, match="within needs a trigger"):
+        make_book(tmp_path, {"check": {"op": "required", "any": ["贵姓"], "within": 2}})
+
+
+def test_defer_pickup_skips_the_pickup_and_carries_the_callers_first_line(tmp_path):
+    """The caller's first line comes before the agent's greeting: the greeting is not the answer to
+    it; the agent's next turn is."""
+    book = make_book(tmp_path, {"when": {"after_caller": ["破宽带"], "defer_pickup": True},
+                                "check": {"op": "required", "any": ["抱歉"]}})
+    angry = "你们这什么破宽带！"
+    # whole call: the pickup is not judged, the next reply is (after a calm caller line too)
+    found = agent(book, "您好，星海宽带，请问您贵姓？", "请提供一下您的账号。", caller=angry)
+    assert [(f["turn"], f["verdict"]) for f in found] == [(3, "missing")]
+    found = agent(book, "您好，星海宽带。", "非常抱歉，我马上帮您查。", caller=angry)
+    assert [(f["turn"], f["verdict"]) for f in found] == [(3, "ok")]
+    # later angry lines are judged as usual
+    turns = [{"role": "caller", "text": "（电话接通）"}, {"role": "agent", "text": "您好，星海宽带。"},
+             {"role": "caller", "text": angry}, {"role": "agent", "text": "请提供账号。"}]
+    rep = grade({"turns": turns, "company": "星海宽带"}, book)
+    assert [(f["turn"], f["verdict"]) for f in rep["findings"]] == [(3, "missing")]
+    # an excerpt has no pickup: its first agent turn answers the line before it
+    assert [(f["turn"], f["verdict"]) for f in agent(book, "请提供账号。", caller=angry, excerpt=True)] \
+        == [(1, "missing")]
+    with pytest.raises(PhrasebookError, match="defer_pickup needs"):
+        make_book(tmp_path, {"when": {"turn": "first", "defer_pickup": True},
+                             "check": {"op": "required", "any": ["您好"]}})
 
 
 # ---- count ------------------------------------------------------------------------------------

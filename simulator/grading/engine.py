@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..errors import TranscriptError
 from ..transcript import Transcript, Turn, from_dict
 from .matcher import Hit
+from .operators import required_open, required_within
 from .scoring import score_findings
 
 NO_COMPANY = "（公司名称）"
@@ -95,6 +96,8 @@ class LiveGrader:
         self.ctx = CallContext(company, channel, excerpt)
         rules = [r for r in book.rules if _applies(r, channel, tuple(scenarios), excerpt)]
         self._live = [r for r in rules if r.phase == "live" and r.turn == "any"]
+        # required with within: N is met by a later agent turn too, so it sees every agent turn
+        self._within = {r.id for r in self._live if r.compiled.get("within", 1) > 1}
         self._first = [r for r in rules if r.phase == "live" and r.turn == "first"]
         self._final = [r for r in rules if r.phase == "final"]
         # call_has watches caller turns, unless_call_has every turn: matcher id -> first turn that matched
@@ -125,7 +128,9 @@ class LiveGrader:
                 if self._in_scope(r, i):
                     out.extend(r.op.fn([i], r, ctx))
         for r in self._live:
-            if self._in_scope(r, i):
+            if r.id in self._within:
+                out.extend(required_within(i, self._in_scope(r, i), r, ctx))
+            elif self._in_scope(r, i):
                 out.extend(r.op.fn([i], r, ctx))
         self._findings.extend(out)
         return out
@@ -136,11 +141,15 @@ class LiveGrader:
 
     def _in_scope(self, rule, i, final=False) -> bool:
         ctx, when = self.ctx, rule.when
+        pickup = rule.defer_pickup and not ctx.excerpt
+        if pickup and i == ctx.agent_idx[0]:
+            return False                 # the pickup answers the ringing phone, not the caller's words
         if not when:
             return True
         prev = ctx.turns[i - 1] if i > 0 else None
         after_caller = prev is not None and prev.role == "caller"
-        if "after_caller" in when and not (after_caller and ctx.hits(when["after_caller"], i - 1)):
+        if "after_caller" in when and not (after_caller and ctx.hits(when["after_caller"], i - 1)) \
+                and not (pickup and self._carried(rule, i)):
             return False
         if "unless_after_caller" in when and after_caller and ctx.hits(when["unless_after_caller"], i - 1):
             return False
@@ -160,8 +169,23 @@ class LiveGrader:
                 return False
         return True
 
+    def _carried(self, rule, i) -> bool:
+        """defer_pickup: agent turn i comes right after the pickup, and what the caller said just
+        before the pickup calls for this rule (so it is judged here, on the first real reply)."""
+        ctx, when = self.ctx, rule.when
+        j = ctx.prev_agent(i)
+        if j is None or j != ctx.agent_idx[0] or j == 0 or ctx.turns[j - 1].role != "caller":
+            return False
+        if "unless_after_caller" in when and ctx.hits(when["unless_after_caller"], j - 1):
+            return False
+        return bool(ctx.hits(when["after_caller"], j - 1))
+
     def _final_findings(self, cut_short=False) -> list[dict]:
         ctx, out = self.ctx, []
+        if not cut_short:                # a cut call never reached the turn that could still say it
+            for r in self._live:
+                if r.id in self._within:
+                    out.extend(required_open(r, ctx))
         for r in self._final:
             if cut_short and r.whole_call:
                 continue

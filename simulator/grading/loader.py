@@ -21,7 +21,7 @@ RULE_KEYS = {"id", "title", "scenarios", "channels", "dimension", "severity", "t
              "source", "whole_call", "when", "check", "example_context", "example_company", "examples", "notes"}
 REQUIRED_KEYS = ("id", "dimension", "severity", "message", "source", "check")
 WHEN_KEYS = {"turn", "after_caller", "after_agent", "call_has", "unless_after_caller", "unless_call_has",
-             "unless_agent"}
+             "unless_agent", "defer_pickup"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
 
 
@@ -44,6 +44,7 @@ class Rule:
     phase: str = "live"
     turn: str = "any"
     when: dict = field(default_factory=dict)   # key -> Matcher (after_caller, after_agent, call_has, caller_not)
+    defer_pickup: bool = False                 # when.defer_pickup: the pickup turn is not judged (OPERATORS.md)
     examples: dict = field(default_factory=dict)
     example_context: tuple = ()
     example_company: str | None = None
@@ -229,12 +230,18 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
     turn = when_m.get("turn", "any")
     if turn not in ("any", "first", "last"):
         c.fail(when_m, "turn", f"when.turn must be any, first or last")
-    when = {k: Matcher(patterns=c.regex_list(when_m, k, required=True)) for k in when_m if k != "turn"}
+    defer_pickup = c.boolean(when_m, "defer_pickup") if "defer_pickup" in when_m else False
+    if defer_pickup and turn != "any":
+        c.fail(when_m, "defer_pickup", "defer_pickup needs when.turn: any (the pickup is the first agent turn)")
+    when = {k: Matcher(patterns=c.regex_list(when_m, k, required=True)) for k in when_m
+            if k not in ("turn", "defer_pickup")}
     whole = c.boolean(m, "whole_call") or turn in ("first", "last") or op.whole_call(check)
     phase = "final" if op.phase == "final" or turn == "last" else "live"
     if op.name == "required" and turn == "any" and not {"after_caller", "after_agent"} & set(when):
         compiled["once"] = True   # no trigger: "somewhere in the call", judged at its end
         whole, phase = True, "final"
+    if compiled.get("within", 1) > 1 and (compiled.get("once") or turn != "any"):
+        c.fail(check, "within", "within needs a trigger (when.after_caller or when.after_agent) and when.turn: any")
     examples = m.get("examples") or {}
     if not isinstance(examples, dict) or set(examples) - {"pass", "fail"} or \
             not all(isinstance(v, list) for v in examples.values()):
@@ -246,6 +253,6 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
                 message=m["message"], suggestion=m.get("suggestion", ""), source=dict(src), check=dict(check),
                 op=op, compiled=compiled, scenarios=tuple(scenarios), channels=tuple(channels),
                 tags=tuple(c.strings(m, "tags")), whole_call=whole,
-                phase=phase, turn=turn, when=when,
+                phase=phase, turn=turn, when=when, defer_pickup=defer_pickup,
                 examples={k: list(v) for k, v in examples.items()}, example_context=tuple(ctx),
                 example_company=m.get("example_company"), file=where, line=m.line)

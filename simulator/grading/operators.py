@@ -61,16 +61,17 @@ def _prep_required(check, c):
         if any(k in check for k in ("any", "phrases", "similar", "at_least")):
             c.fail(check, "all", "\"all\" cannot be combined with any/phrases/similar/at_least")
         groups = c.groups(check, "all")
-        return {"groups": [c.matcher(check, patterns=g, alt_keys=False) for g in groups]}
+        return {"groups": [c.matcher(check, patterns=g, alt_keys=False) for g in groups],
+                "within": c.integer(check, "within", 1, minimum=1)}
     c.need_one(check, ("any", "phrases", "similar"))
     m = c.matcher(check, patterns=c.regex_list(check, "any"))
     at_least = c.integer(check, "at_least", 1, minimum=1)
     if at_least > len(m):
         c.fail(check, "at_least", f"at_least is {at_least} but there are only {len(m)} alternatives")
-    return {"m": m, "at_least": at_least}
+    return {"m": m, "at_least": at_least, "within": c.integer(check, "within", 1, minimum=1)}
 
 
-@operator("required", keys=MATCH_KEYS | {"any", "all", "at_least"}, prepare=_prep_required)
+@operator("required", keys=MATCH_KEYS | {"any", "all", "at_least", "within"}, prepare=_prep_required)
 def required(turns, rule, ctx):
     if rule.compiled.get("once"):          # no trigger: once somewhere in the call
         for i in turns:
@@ -84,6 +85,40 @@ def required(turns, rule, ctx):
     for i in turns:
         span = _required_span(i, rule, ctx)
         yield ctx.finding(rule, i, "ok", span=span) if span else ctx.finding(rule, i, "missing")
+
+
+def required_within(i, in_scope, rule, ctx):
+    """``required`` with ``within: N`` (live): agent turn i, in scope or not.
+
+    An in-scope turn that does not say it leaves the requirement open; it is met by this turn or one
+    of the next N-1 agent turns (``ok`` on the turn that says it), else ``missing`` on the turn where
+    it arose, once the window has passed. Open ones at the end of the call: ``required_open``.
+    """
+    open_ = ctx.state(rule).setdefault("open", [])     # [turn it arose on, agent turns left]
+    if not (open_ or in_scope):
+        return []
+    span = _required_span(i, rule, ctx)
+    if span:
+        open_.clear()
+        return [ctx.finding(rule, i, "ok", span=span)]
+    out, keep = [], []
+    for item in open_:
+        item[1] -= 1
+        (keep if item[1] > 0 else out).append(item)
+    open_[:] = keep
+    out = [ctx.finding(rule, t, "missing") for t, _ in out]
+    if in_scope:
+        left = rule.compiled["within"] - 1
+        if left > 0:
+            open_.append([i, left])
+        else:
+            out.append(ctx.finding(rule, i, "missing"))
+    return out
+
+
+def required_open(rule, ctx):
+    """The requirements still open when the call ends: ``missing`` where each arose (state kept)."""
+    return [ctx.finding(rule, t, "missing") for t, _ in ctx.state(rule).get("open", ())]
 
 
 def _required_span(i, rule, ctx):
