@@ -5,6 +5,7 @@ Library errors (``PeilianError`` subclasses) become one ``Error: …`` line and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -198,26 +199,32 @@ def users_add(name, role, password, group_name, data_dir):
     click.echo(f"user {name} ({role}) created; password: {password}")
 
 
-def _user_or_fail(store, name):
-    user = store.get_user_by_name(name)
-    if user is None:
-        raise BadInput(f"没有这个账号（no user named {name!r}）")
-    return user
+DATA_OPTION = click.option("--data", "data_dir", default=None, help="Data directory (default: ./data).")
+
+
+@contextlib.contextmanager
+def _account(data_dir, name=None):
+    """The store and, when ``name`` is given, that account; store errors become exit 2."""
+    from .store import open_store
+
+    try:
+        store = open_store(data_dir)
+        user = store.get_user_by_name(name) if name is not None else None
+        if name is not None and user is None:
+            raise BadInput(f"没有这个账号（no user named {name!r}）")
+        yield store, user
+    except PeilianError as e:
+        raise BadInput(str(e)) from None
 
 
 @users.command("list")
 @click.option("--role", type=click.Choice(["trainee", "trainer", "supervisor", "admin"]), default=None,
               help="Only accounts holding this role.")
-@click.option("--data", "data_dir", default=None, help="Data directory (default: ./data).")
+@DATA_OPTION
 def users_list(role, data_dir):
     """List accounts: name, roles, group, last login, and whether the account is disabled."""
-    from .store import open_store
-
-    try:
-        store = open_store(data_dir)
+    with _account(data_dir) as (store, _):
         rows = store.list_users(role)
-    except PeilianError as e:
-        raise BadInput(str(e)) from None
     for u in rows:
         state = "disabled" if u.get("disabled") else "active"
         click.echo(f"{u['name']}\t{u['roles']}\t{u.get('group_name') or '-'}\t"
@@ -227,38 +234,26 @@ def users_list(role, data_dir):
 @users.command("reset-password")
 @click.argument("name")
 @click.option("--password", default=None, help="The new password (default: generate one and print it).")
-@click.option("--data", "data_dir", default=None, help="Data directory (default: ./data).")
+@DATA_OPTION
 def users_reset_password(name, password, data_dir):
     """Give account NAME a new password (printed once); its open logins end."""
-    from .store import open_store
     from .store.users import new_password
 
-    try:
-        store = open_store(data_dir)
-        user = _user_or_fail(store, name)
-        password = password or new_password()
+    password = password or new_password()
+    with _account(data_dir, name) as (store, user):
         store.set_password(user["id"], password)
-    except PeilianError as e:
-        raise BadInput(str(e)) from None
     click.echo(f"user {name}: new password: {password}")
 
 
 @users.command("disable")
 @click.argument("name")
 @click.option("--enable", is_flag=True, help="Enable the account again instead.")
-@click.option("--data", "data_dir", default=None, help="Data directory (default: ./data).")
+@DATA_OPTION
 def users_disable(name, enable, data_dir):
     """Disable account NAME (no login; open logins end) or, with --enable, enable it again."""
-    from .store import open_store
-
-    try:
-        store = open_store(data_dir)
-        user = _user_or_fail(store, name)
+    with _account(data_dir, name) as (store, user):
         store.set_disabled(user["id"], not enable)
-    except PeilianError as e:
-        raise BadInput(str(e)) from None
     click.echo(f"user {name}: {'enabled' if enable else 'disabled'}")
-
 
 if __name__ == "__main__":  # pragma: no cover
     cli()
