@@ -284,6 +284,18 @@ def test_assignments_create_list_delete(auth, login_as, store):
     assert auth.post(f"/trainer/assignments/{rows[0]['id']}/delete").status_code == 404
 
 
+def test_a_disabled_trainee_is_not_offered_and_cannot_be_assigned(auth, login_as, store):
+    trainee2 = store.get_user_by_name("trainee2")
+    store.set_disabled(trainee2["id"], True)
+    login_as("trainer")
+    page = auth._client.get("/trainer/assignments").get_data(as_text=True)
+    assert f'value="{trainee2["id"]}"' not in page and "trainee2" not in page
+    r = auth.post("/trainer/assignments", {"persona_id": PERSONA, "mode": "practice",
+                                           "trainee_ids": [str(trainee2["id"])]})
+    assert r.status_code == 400 and "至少选择" in r.get_data(as_text=True)
+    assert store.rows("SELECT * FROM assignments") == []
+
+
 @pytest.mark.parametrize("form,message", [
     ({"mode": "practice", "group_name": "一期"}, "请选择一个角色"),
     ({"persona_id": PERSONA, "mode": "quiz", "group_name": "一期"}, "练习或考试"),

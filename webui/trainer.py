@@ -267,7 +267,7 @@ def assignments():
             return redirect(url_for("trainer.assignments"))
         status = 400
     return render_template("trainer/assignments.html", error=error, form=request.form,
-                           personas=store.list_personas(), trainees=store.list_users("trainee"),
+                           personas=store.list_personas(), trainees=store.list_users("trainee", active_only=True),
                            groups=store.groups(), rows=trainer_admin.list_assignments(store)), status
 
 

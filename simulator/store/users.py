@@ -86,10 +86,11 @@ class UsersMixin:
     def get_user_by_name(self, name: str) -> dict | None:
         return self.one("SELECT * FROM users WHERE name = ?", ((name or "").strip(),))
 
-    def list_users(self, role: str | None = None) -> list[dict]:
+    def list_users(self, role: str | None = None, active_only: bool = False) -> list[dict]:
+        """Accounts by name; ``active_only`` leaves out disabled ones (who can no longer be assigned calls)."""
         users = self.rows("SELECT id, name, roles, group_name, created, disabled, last_login "
                           "FROM users ORDER BY name")
-        return [u for u in users if role is None or role in roles_of(u)]
+        return [u for u in users if (role is None or role in roles_of(u)) and not (active_only and u["disabled"])]
 
     def set_disabled(self, user_id: int, disabled: bool) -> None:
         """Disable (no login, existing logins refused) or enable an account; unknown ids: StoreError."""

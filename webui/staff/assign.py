@@ -29,7 +29,7 @@ def create(store, form, user_id: int) -> str | None:
             date.fromisoformat(due)
         except ValueError:
             return "截止日期格式应为 YYYY-MM-DD。"
-    known = {str(u["id"]) for u in store.list_users("trainee")}
+    known = {str(u["id"]) for u in store.list_users("trainee", active_only=True)}
     trainee_ids = [t for t in form.getlist("trainee_ids") if t in known]
     group = form.get("group_name") or None
     if group and group not in store.groups():
