@@ -96,6 +96,14 @@ def test_required_any_with_company(tmp_path):
     assert missing["suggestion"] == "您好，星海宽带"
 
 
+def test_company_kind_placeholder(tmp_path):
+    book = make_book(tmp_path, {"check": {"op": "forbidden", "patterns": ["是{company_kind}吗"]}})
+    assert verdicts(agent(book, "您好，是快递吗？", company="顺达快递")) == ["violation"]
+    assert agent(book, "您好，是快递吗？", company="星海宽带") == []
+    assert verdicts(agent(book, "是物业吗？", company="安居物业有限公司")) == ["violation"]
+    assert agent(book, "是物业吗？", company=None) == []        # no company: matches nothing
+
+
 def test_required_all_groups(tmp_path):
     book = make_book(tmp_path, {"when": {"turn": "last"},
                                 "check": {"op": "required", "all": [["感谢", "谢谢"], ["再见", "拜拜"]]}})

@@ -11,9 +11,17 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from .text import Norm, company_regex, fold, fold_pattern, strip_punct
+from .text import Norm, company_kind_regex, company_regex, fold, fold_pattern, strip_punct
 
 COMPANY = "{company}"
+KIND = "{company_kind}"
+
+
+def _fill(rx: str, company: str | None) -> str:
+    """The regex with the transcript's company (and its kind of business) filled in."""
+    if KIND in rx:
+        rx = rx.replace(KIND, company_kind_regex(company))
+    return rx.replace(COMPANY, company_regex(company))
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ def pattern_regex(pattern: str) -> str:
 def check_regex(rx: str) -> None:
     """Raise re.error if the (placeholder-filled) regex does not compile."""
     for company in ("星海宽带", None):
-        re.compile(rx.replace(COMPANY, company_regex(company)))
+        re.compile(_fill(rx, company))
 
 
 class Matcher:
@@ -59,7 +67,7 @@ class Matcher:
         self.negators = [fold(n) for n in negated_by]
         self.window = negation_window
         self._compiled: dict = {}
-        self._by_company = any(COMPANY in rx for rx in self._rx)
+        self._by_company = any(COMPANY in rx or KIND in rx for rx in self._rx)
         rx, rx_bare = self._regexes(None)                 # precompile at load time
         # the common case (one company-independent regex, nothing fuzzy): a miss costs one search
         self.quick = rx if not (self._by_company or self.similar or rx_bare is not None) else None
@@ -70,10 +78,8 @@ class Matcher:
     def _regexes(self, company):
         got = self._compiled.get(company)
         if got is None:
-            comp = company_regex(company)
-
             def combine(rxs):
-                alts = [f"(?P<a{k}>{rx.replace(COMPANY, comp)})" for k, rx in enumerate(rxs) if rx]
+                alts = [f"(?P<a{k}>{_fill(rx, company)})" for k, rx in enumerate(rxs) if rx]
                 return re.compile("|".join(alts), re.IGNORECASE) if alts else None
 
             got = (combine(self._rx), combine(self._rx_bare) if self.ignore_punct else None)

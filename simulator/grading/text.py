@@ -126,3 +126,11 @@ GENERIC_COMPANY = (r"[\u4e00-\u9fffa-z0-9]{0,12}?(?:公司|集团|银行|宽带|
 
 def company_regex(company: str | None) -> str:
     return GENERIC_COMPANY if not company else re.escape(fold(company))
+
+
+def company_kind_regex(company: str | None) -> str:
+    """``{company_kind}``: the kind of business the company's name ends with (顺达快递 -> 快递,
+    安居物业有限公司 -> 物业); with no company it matches nothing."""
+    name = re.sub(r"(有限责任公司|有限公司|股份公司|公司)$", "", fold(company or ""))
+    cjk = re.findall(r"[\u4e00-\u9fff]", name)
+    return re.escape("".join(cjk[-2:])) if len(cjk) >= 2 else r"(?!)"
