@@ -30,6 +30,10 @@ sys.path.insert(0, str(ROOT))
 BENCHMARKS = [
     ("grading_speed", "rule engine speed: live reply, final report, a 40-turn call", ["--smoke"], [], False, 120),
     ("grading_accuracy", "grader against the labelled dev/held-out set", ["--smoke"], [], False, 120),
+    ("grading_accuracy_blind", "grader against the first blind set (labelled from the seeds only)",
+     ["--smoke", "--data", "tests/data/grading_blind.jsonl"], ["--data", "tests/data/grading_blind.jsonl"], False, 120),
+    ("grading_accuracy_blind2", "grader against the second blind set (written without reading the phrasebook or grader)",
+     ["--smoke", "--data", "tests/data/grading_blind2.jsonl"], ["--data", "tests/data/grading_blind2.jsonl"], False, 120),
     ("caller_speed", "caller model speed on this CPU (first token, tokens/s)", ["--smoke"], ["--smoke"], True, 240),
     ("caller_realism", "share of generated caller lines the guard accepts",
      ["--lines", "3", "--backends", "scripted,0.5b"], ["--lines", "20", "--backends", "scripted,0.5b,1.5b"], True, 300),
@@ -72,7 +76,9 @@ def machine() -> dict:
 
 
 def run_one(name, args, limit) -> dict:
-    script = HERE / f"{'load' if name.startswith('load') else name}.py"
+    # a variant runs its base script with other arguments: load_openai -> load.py, grading_accuracy_blind -> grading_accuracy.py
+    script = max((f for f in HERE.glob("*.py") if name == f.stem or name.startswith(f.stem + "_")),
+                 key=lambda f: len(f.stem), default=HERE / f"{name}.py")
     if not script.exists():
         return {"status": "missing", "command": f"benchmarks/{script.name}"}
     cmd = [sys.executable, str(script), *args, "--json"]
