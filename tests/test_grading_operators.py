@@ -165,27 +165,32 @@ def test_within_needs_a_trigger(tmp_path):
         make_book(tmp_path, {"check": {"op": "required", "any": ["贵姓"], "within": 2}})
 
 
-def test_defer_pickup_skips_the_pickup_and_carries_the_callers_first_line(tmp_path):
+def test_defer_pickup_skips_the_greeting_and_carries_the_callers_first_line(tmp_path):
     """The caller's first line comes before the agent's greeting: the greeting is not the answer to
     it; the agent's next turn is."""
-    book = make_book(tmp_path, {"when": {"after_caller": ["破宽带"], "defer_pickup": True},
+    book = make_book(tmp_path, {"when": {"after_caller": ["破宽带"], "defer_pickup": ["^您好"]},
                                 "check": {"op": "required", "any": ["抱歉"]}})
     angry = "你们这什么破宽带！"
-    # whole call: the pickup is not judged, the next reply is (after a calm caller line too)
+    # whole call: the greeting is not judged, the next reply is (after a calm caller line too)
     found = agent(book, "您好，星海宽带，请问您贵姓？", "请提供一下您的账号。", caller=angry)
     assert [(f["turn"], f["verdict"]) for f in found] == [(3, "missing")]
     found = agent(book, "您好，星海宽带。", "非常抱歉，我马上帮您查。", caller=angry)
     assert [(f["turn"], f["verdict"]) for f in found] == [(3, "ok")]
+    # a greeting that already says it: ok there, nothing carried
+    found = agent(book, "您好，星海宽带，非常抱歉给您添麻烦了。", "请提供一下您的账号。", caller=angry)
+    assert [(f["turn"], f["verdict"]) for f in found] == [(1, "ok")]
+    # a first reply that is no greeting answers the caller's words
+    assert [(f["turn"], f["verdict"]) for f in agent(book, "账号多少？", caller=angry)] == [(1, "missing")]
     # later angry lines are judged as usual
     turns = [{"role": "caller", "text": "（电话接通）"}, {"role": "agent", "text": "您好，星海宽带。"},
              {"role": "caller", "text": angry}, {"role": "agent", "text": "请提供账号。"}]
     rep = grade({"turns": turns, "company": "星海宽带"}, book)
     assert [(f["turn"], f["verdict"]) for f in rep["findings"]] == [(3, "missing")]
     # an excerpt has no pickup: its first agent turn answers the line before it
-    assert [(f["turn"], f["verdict"]) for f in agent(book, "请提供账号。", caller=angry, excerpt=True)] \
+    assert [(f["turn"], f["verdict"]) for f in agent(book, "您好，请提供账号。", caller=angry, excerpt=True)] \
         == [(1, "missing")]
     with pytest.raises(PhrasebookError, match="defer_pickup needs"):
-        make_book(tmp_path, {"when": {"turn": "first", "defer_pickup": True},
+        make_book(tmp_path, {"when": {"turn": "first", "after_caller": ["x"], "defer_pickup": ["^您好"]},
                              "check": {"op": "required", "any": ["您好"]}})
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import TranscriptError
 from ..transcript import Transcript, Turn, from_dict
 from .matcher import Hit
-from .operators import required_open, required_within
+from .operators import required_met, required_open, required_within
 from .scoring import score_findings
 
 NO_COMPANY = "（公司名称）"
@@ -141,11 +141,11 @@ class LiveGrader:
 
     def _in_scope(self, rule, i, final=False) -> bool:
         ctx, when = self.ctx, rule.when
-        pickup = rule.defer_pickup and not ctx.excerpt
-        if pickup and i == ctx.agent_idx[0]:
-            return False                 # the pickup answers the ringing phone, not the caller's words
         if not when:
             return True
+        pickup = "defer_pickup" in when and not ctx.excerpt
+        if pickup and self._pickup_deferred(rule, i):
+            return False                 # the greeting answers the ringing phone, not the caller's words
         prev = ctx.turns[i - 1] if i > 0 else None
         after_caller = prev is not None and prev.role == "caller"
         if "after_caller" in when and not (after_caller and ctx.hits(when["after_caller"], i - 1)) \
@@ -169,12 +169,19 @@ class LiveGrader:
                 return False
         return True
 
+    def _pickup_deferred(self, rule, i) -> bool:
+        """defer_pickup: agent turn i is the pickup (the call's first agent turn, a greeting matching
+        ``defer_pickup``) and does not itself say what the rule asks for."""
+        ctx = self.ctx
+        return i == ctx.agent_idx[0] and bool(ctx.hits(rule.when["defer_pickup"], i)) \
+            and not required_met(i, rule, ctx)
+
     def _carried(self, rule, i) -> bool:
-        """defer_pickup: agent turn i comes right after the pickup, and what the caller said just
+        """defer_pickup: agent turn i comes right after a deferred pickup, and what the caller said just
         before the pickup calls for this rule (so it is judged here, on the first real reply)."""
         ctx, when = self.ctx, rule.when
         j = ctx.prev_agent(i)
-        if j is None or j != ctx.agent_idx[0] or j == 0 or ctx.turns[j - 1].role != "caller":
+        if j is None or j == 0 or ctx.turns[j - 1].role != "caller" or not self._pickup_deferred(rule, j):
             return False
         if "unless_after_caller" in when and ctx.hits(when["unless_after_caller"], j - 1):
             return False

@@ -44,7 +44,6 @@ class Rule:
     phase: str = "live"
     turn: str = "any"
     when: dict = field(default_factory=dict)   # key -> Matcher (after_caller, after_agent, call_has, caller_not)
-    defer_pickup: bool = False                 # when.defer_pickup: the pickup turn is not judged (OPERATORS.md)
     examples: dict = field(default_factory=dict)
     example_context: tuple = ()
     example_company: str | None = None
@@ -230,11 +229,9 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
     turn = when_m.get("turn", "any")
     if turn not in ("any", "first", "last"):
         c.fail(when_m, "turn", f"when.turn must be any, first or last")
-    defer_pickup = c.boolean(when_m, "defer_pickup") if "defer_pickup" in when_m else False
-    if defer_pickup and turn != "any":
-        c.fail(when_m, "defer_pickup", "defer_pickup needs when.turn: any (the pickup is the first agent turn)")
-    when = {k: Matcher(patterns=c.regex_list(when_m, k, required=True)) for k in when_m
-            if k not in ("turn", "defer_pickup")}
+    when = {k: Matcher(patterns=c.regex_list(when_m, k, required=True)) for k in when_m if k != "turn"}
+    if "defer_pickup" in when and (op.name != "required" or turn != "any" or "after_caller" not in when):
+        c.fail(when_m, "defer_pickup", "defer_pickup needs op required, when.after_caller and when.turn: any")
     whole = c.boolean(m, "whole_call") or turn in ("first", "last") or op.whole_call(check)
     phase = "final" if op.phase == "final" or turn == "last" else "live"
     if op.name == "required" and turn == "any" and not {"after_caller", "after_agent"} & set(when):
@@ -253,6 +250,6 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
                 message=m["message"], suggestion=m.get("suggestion", ""), source=dict(src), check=dict(check),
                 op=op, compiled=compiled, scenarios=tuple(scenarios), channels=tuple(channels),
                 tags=tuple(c.strings(m, "tags")), whole_call=whole,
-                phase=phase, turn=turn, when=when, defer_pickup=defer_pickup,
+                phase=phase, turn=turn, when=when,
                 examples={k: list(v) for k, v in examples.items()}, example_context=tuple(ctx),
                 example_company=m.get("example_company"), file=where, line=m.line)

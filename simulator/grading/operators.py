@@ -121,6 +121,11 @@ def required_open(rule, ctx):
     return [ctx.finding(rule, t, "missing") for t, _ in ctx.state(rule).get("open", ())]
 
 
+def required_met(i, rule, ctx) -> bool:
+    """Whether agent turn i says what a ``required`` rule asks for."""
+    return _required_span(i, rule, ctx) is not None
+
+
 def _required_span(i, rule, ctx):
     """(start, end) covering what satisfied the rule in turn i, or None."""
     comp = rule.compiled
