@@ -65,9 +65,13 @@ def prepare(app, demo: bool = False) -> list[str]:
                     lines.append(f"demo account {name} ({role}) already exists (password unchanged)")
         with app.app_context():  # load the caller model now, not on the first trainee's call
             from .calls import backend
-            name = getattr(backend(), "name", "scripted")
+            voice = backend()
+            name = getattr(voice, "name", "scripted")
+        # which weights on which device, or which server: what an operator checks first
+        where = ", ".join(str(x) for x in (getattr(voice, "path", None), getattr(voice, "device", None),
+                                            getattr(voice, "url", None)) if x)
         wanted = app.config["CALLER_BACKEND"]
-        lines.append(f"caller: {name}" + (" (no model installed: peilian model install)"
+        lines.append(f"caller: {name}" + (f" ({where})" if where else "") + (" (no model installed: peilian model install)"
                                            if wanted == "auto" and name == "scripted" else
                                            f" (backend {wanted} unavailable, see the log)"
                                            if wanted not in ("auto", name) else ""))
