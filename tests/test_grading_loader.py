@@ -84,6 +84,7 @@ def test_scenarios_collects_names(tmp_path):
     ("dimension: 礼貌", "dimension: 态度", 3, "dimension '态度'"),
     ("severity: major", "severity: high", 4, "severity 'high'"),
     ("phrases: [这是公司规定]", "patterns: ['这是(公司规定']", 11, "bad regex"),
+    ("phrases: [这是公司规定]", "patterns: ['([说问])什么\\1']", 11, "numbered backreferences"),
     ("phrases: [这是公司规定]", "phrases: [a]\n    words: [b]", 12, "has no key 'words'"),
     ("id: forbidden.rule-is-rule", "id: RuleIsRule", 1, "area.name"),
     ("source: {seed: 000_38188eab8a3aad00.txt, clause: \"这是公司的规定。\"}", "source: {seed: x.txt}", 8, "source"),

@@ -47,6 +47,9 @@ class Compiler:
         vals = self.strings(m, key, required)
         seq = m.get(key)
         for k, p in enumerate(vals):
+            if re.search(r"(?<!\\)\\[1-9]", p):
+                raise self.error(_line(seq, k, m, key), f"regex {p!r} in {key!r}: numbered backreferences "
+                                 "(\\1) cannot work, alternatives are matched as one regex; spell the cases out")
             try:
                 check_regex(pattern_regex(p))
             except re.error as e:
