@@ -140,11 +140,16 @@ def test_required_within_a_later_turn(tmp_path):
     # asked first, said on the next agent turn: ok there, nothing missing
     late = agent(book, "请问您找哪里？", "您好，这里是星海宽带，请您查证后再拨。", caller=cue)
     assert [(f["turn"], f["verdict"]) for f in late] == [(3, "ok")]
-    # never said: missing on the turn where it was due (at the end of the call, or when the window passes)
+    # never said: missing on the last chance (the window's last turn, or the call's last agent turn)
     assert [(f["turn"], f["verdict"]) for f in agent(book, "请问您找哪里？", caller=cue)] == [(1, "missing")]
     assert [(f["turn"], f["verdict"]) for f in agent(book, "请问您找哪里？", "不是。", "再见。", caller=cue)] \
-        == [(1, "missing")]
-    # live: the missing comes with the turn that closes the window, about the turn it arose on
+        == [(3, "missing")]
+    # the caller asks again: the new turn takes the requirement over, one lapse is one finding
+    turns = [{"role": "caller", "text": cue}, {"role": "agent", "text": "不是。"},
+             {"role": "caller", "text": "不是张记饭店吗？"}, {"role": "agent", "text": "不是。"}]
+    rep = grade({"turns": turns, "company": "星海宽带"}, book)
+    assert [(f["turn"], f["verdict"]) for f in rep["findings"]] == [(3, "missing")]
+    # live: the missing comes with the turn that closes the window
     live = LiveGrader(book, company="星海宽带")
     live.add_turn({"role": "caller", "text": cue})
     assert live.add_turn({"role": "agent", "text": "请问您找哪里？"}) == []
@@ -152,7 +157,8 @@ def test_required_within_a_later_turn(tmp_path):
     assert [(f["turn"], f["verdict"]) for f in live.report(final=True)["findings"]] == [(1, "missing")]
     live.add_turn({"role": "caller", "text": "嗯。"})
     got = live.add_turn({"role": "agent", "text": "不是。"})
-    assert [(f["turn"], f["verdict"]) for f in got] == [(1, "missing")]
+    assert [(f["turn"], f["verdict"]) for f in got] == [(3, "missing")]
+    assert [(f["turn"], f["verdict"]) for f in live.report(final=True)["findings"]] == [(3, "missing")]
     # a call cut short never reached the turn that could still say it
     live2 = LiveGrader(book, company="星海宽带")
     live2.add_turn({"role": "caller", "text": cue})

@@ -90,35 +90,34 @@ def required(turns, rule, ctx):
 def required_within(i, in_scope, rule, ctx):
     """``required`` with ``within: N`` (live): agent turn i, in scope or not.
 
-    An in-scope turn that does not say it leaves the requirement open; it is met by this turn or one
-    of the next N-1 agent turns (``ok`` on the turn that says it), else ``missing`` on the turn where
-    it arose, once the window has passed. Open ones at the end of the call: ``required_open``.
+    An in-scope turn that does not say it opens the requirement; it is met by this turn or one of
+    the next N-1 agent turns (``ok`` on the turn that says it), else ``missing`` on the last of those
+    turns, the last chance (at the end of the call: ``required_open``). A new in-scope turn takes
+    over a requirement still open, so one lapse is one finding.
     """
-    open_ = ctx.state(rule).setdefault("open", [])     # [turn it arose on, agent turns left]
+    st = ctx.state(rule)
+    open_ = st.get("open")                               # [agent turns left, last turn in the window]
     if not (open_ or in_scope):
         return []
     span = _required_span(i, rule, ctx)
     if span:
-        open_.clear()
+        st["open"] = None
         return [ctx.finding(rule, i, "ok", span=span)]
-    out, keep = [], []
-    for item in open_:
-        item[1] -= 1
-        (keep if item[1] > 0 else out).append(item)
-    open_[:] = keep
-    out = [ctx.finding(rule, t, "missing") for t, _ in out]
     if in_scope:
-        left = rule.compiled["within"] - 1
-        if left > 0:
-            open_.append([i, left])
-        else:
-            out.append(ctx.finding(rule, i, "missing"))
-    return out
+        open_ = st["open"] = [rule.compiled["within"], i]
+    open_[0] -= 1
+    open_[1] = i
+    if open_[0] > 0:
+        return []
+    st["open"] = None
+    return [ctx.finding(rule, i, "missing")]
 
 
 def required_open(rule, ctx):
-    """The requirements still open when the call ends: ``missing`` where each arose (state kept)."""
-    return [ctx.finding(rule, t, "missing") for t, _ in ctx.state(rule).get("open", ())]
+    """The requirement still open when the call ends: ``missing`` on the last agent turn that had the
+    chance to say it (the state is kept: more turns may follow)."""
+    open_ = ctx.state(rule).get("open")
+    return [ctx.finding(rule, open_[1], "missing")] if open_ else []
 
 
 def required_met(i, rule, ctx) -> bool:
