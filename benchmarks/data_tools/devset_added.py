@@ -1,0 +1,140 @@
+"""Cases added with the grader fixes of the phenomena below, all pinned to the dev split (they were
+written while the fixes were made, so they cannot measure how well the fixes generalise): wrong
+numbers (the sentence a turn later; a garbled low-volume line is no wrong number), the festival
+opening, soothing an angry caller who spoke before the greeting, 服务忌语 variants, callback time
+limits, prices in Chinese numerals. Labelled from the seed clauses named in each note."""
+
+from devset_common import S0, S1, S2, E, W
+
+OK, BAD = "compliant", "violation"
+
+# Whole calls of the wrong-number persona's shape: the caller speaks first, then the greeting.
+WN_OPEN = "（电话接通）喂，张记饺子馆吗？我订个外卖。"
+WN_REST = {k: None for k in ("req", "info", "repeat", "confirm", "answer", "ack", "ask_more", "no_more", "close")}
+# The angry caller who speaks first.
+ANGRY_OPEN = "（电话接通）喂！你们宽带到底还修不修了？三天了都没网！"
+
+
+def dev(spec: dict) -> dict:
+    spec["split"] = "dev"
+    return spec
+
+
+CASES = [dev(c) for c in [
+    # --- wrong-number: 这里是XX，请您查证后再拨, said on a later turn --------------------------------
+    W("wrong-number", OK, "xh", "客户先开口点外卖，接起电话的问候语本身不需回答打错电话（标准句在下一句）", S0,
+      target="opening",
+      over={"open_c": WN_OPEN, "opening": "您好，星海宽带客服中心。", "reason": "我要两斤猪肉白菜的饺子，送到幸福小区。",
+            "ask_name": "您好，这里是星海宽带客服中心，请您查证后再拨，谢谢。", "give_name": "哎呀，不好意思，打错了。",
+            **WN_REST}),
+    W("wrong-number", OK, "xh", "问候之后的第一句回复说了标准句（000 2.1）", S0, target="ask_name",
+      over={"open_c": WN_OPEN, "opening": "您好，星海宽带客服中心。", "reason": "我要两斤猪肉白菜的饺子，送到幸福小区。",
+            "ask_name": "您好，这里是星海宽带客服中心，请您查证后再拨，谢谢。", "give_name": "哎呀，不好意思，打错了。",
+            **WN_REST}),
+    W("wrong-number", BAD, "xh", "问候之后的回复没有报单位、没有请客户查证后再拨", S0, target="ask_name",
+      over={"open_c": WN_OPEN, "opening": "您好，星海宽带客服中心。", "reason": "我要两斤猪肉白菜的饺子，送到幸福小区。",
+            "ask_name": "我们这里不卖饺子。", "give_name": "哦，那我再查查。", **WN_REST}),
+    E("wrong-number", OK, "sd", ["A:您好，顺达快递，请问有什么可以帮您？", "C:喂，是牙科诊所吗？",
+                                 "T:不好意思，请问您要找哪里？", "C:牙科诊所啊，我约明天补牙。",
+                                 "A:您好，这里是顺达快递客服热线，不是诊所，请您查证后再拨，谢谢。"],
+      "先确认客户要找哪里，下一句说了标准句，合规", S0),
+    E("wrong-number", BAD, "sd", ["A:您好，顺达快递，请问有什么可以帮您？", "C:喂，是牙科诊所吗？",
+                                  "A:请问您要找哪里？", "C:牙科诊所啊，我约明天补牙。",
+                                  "T:不是，我们这是快递公司。"],
+      "问清后仍没有请客户查证后再拨", S0),
+    E("wrong-number", BAD, "cs", ["A:您好，诚实集团，请问有什么可以帮您？", "C:你好，是张老师家吗？",
+                                  "A:您找哪位？", "C:张老师啊，我是他学生家长。", "T:这里没有张老师。"],
+      "没有报出单位，也没有请客户查证后再拨", S0),
+
+    # --- low-volume: a garbled 是……快递吗 on a courier's line is no wrong number -------------------
+    E("low-volume", OK, "sd", ["A:您好，顺达快递，请问有什么可以帮您？", "C:（声音很小）喂……是……快递吗……我的……件……",
+                               "T:对不起，您的电话声音太小，请您大点声好吗？"],
+      "标准的声音太小处理用语；客户问的就是本公司（快递），不是打错电话", S0),
+    E("low-volume", BAD, "sd", ["A:您好，顺达快递，请问有什么可以帮您？", "C:（声音很小）喂……是……快递吗……我的……件……",
+                                "T:你说话大点声，听不见！"],
+      "“你说话大点声”属禁忌用语", S0),
+
+    # --- opening: 重要节日开头语 XX节快乐，很快乐为您服务 ------------------------------------------
+    W("opening", OK, "xh", "000 重要节日开头语：新年好！很高兴为您服务", S0, target="opening",
+      over={"opening": "新年好！很高兴为您服务，请问有什么可以帮您？"}),
+    W("opening", OK, "ly", "节日祝福+公司+为您服务", S0, target="opening",
+      over={"opening": "中秋节快乐，绿源家电很高兴为您服务！请问有什么可以帮您？"}),
+    W("opening", BAD, "aj", "只说节日问候，没有自我介绍和询问（同只说“您好”）", S0, target="opening",
+      over={"opening": "新年好！"}),
+    W("opening", BAD, "sd", "节日问候后用“有什么事”生硬询问", S0, target="opening",
+      over={"opening": "节日快乐，有什么事？"}),
+
+    # --- angry: the caller who spoke before the greeting -------------------------------------------
+    W("angry", OK, "xh", "客户先开口发火；接起电话的问候语不是对客户的答复，不需安抚", S0, target="opening",
+      over={"open_c": ANGRY_OPEN, "opening": "您好，星海宽带客服中心，请问您贵姓？",
+            "reason": "我姓{S}，我家宽带三天都上不了网了！", "ask_name": None, "give_name": None}),
+    W("angry", OK, "xh", "问候后的第一句回复先安抚（消消气、致歉）", S0, target="req",
+      over={"open_c": ANGRY_OPEN, "opening": "您好，星海宽带客服中心，请问您贵姓？",
+            "reason": "我姓{S}，我家宽带三天都上不了网了！", "ask_name": None, "give_name": None,
+            "req": "{T}您消消气，非常抱歉给您带来不便，麻烦您提供一下宽带的安装地址，我马上帮您查。"}),
+    W("angry", BAD, "xh", "客户开口就发火，问候后的第一句回复直接索要信息，没有安抚", S0, target="req",
+      over={"open_c": ANGRY_OPEN, "opening": "您好，星海宽带客服中心，请问您贵姓？",
+            "reason": "我姓{S}，我家宽带三天都上不了网了！", "ask_name": None, "give_name": None,
+            "req": "提供一下安装地址。"}),
+    E("angry", BAD, "jh", ["C:我都等了一个星期了！你们到底管不管！", "T:您的订单还在处理中。"],
+      "客户激动时没有先安抚", S0),
+
+    # --- forbidden: 服务忌语 variants ---------------------------------------------------------------
+    E("forbidden", BAD, "xh", ["C:你好，我找一下小李，她是我同学。", "T:她在上班，你自己打给她吧。"],
+      "把事情推回给客户自己办（首接责任制）", S0),
+    E("forbidden", BAD, "cs", ["C:你们这服务也太差了。", "T:无聊，别来烦我。"],
+      "“别来烦我”同“你烦不烦啊！不烦我烦了！”", S0),
+    E("forbidden", BAD, "xh", ["C:我家宽带为什么老掉线？", "T:这不归我们客服管。"],
+      "以跟自己部门没关系为由推诿（002）", S2),
+    E("forbidden", BAD, "sd", ["C:我的快递丢了，谁来负责？", "T:你自己去找快递员。"],
+      "让客户自己去找人，推诿", S0),
+    E("forbidden", OK, "xh", ["C:你好，我找一下小李，她是我同学。",
+                              "T:很抱歉，上班时间不方便接私人电话，您把联系方式留给我，我帮您转告她。"],
+      "代为转告，合规", S0),
+    E("forbidden", OK, "xh", ["C:我家宽带为什么老掉线？",
+                              "T:这个需要装维部门检测线路，我帮您转给他们，24小时内给您回复。"],
+      "需要其他部门时由客服转交跟进，合规", S0),
+    E("forbidden", OK, "sd", ["C:我想看看我的快递到哪了。",
+                              "T:您也可以在手机APP上自己查询物流，我现在先帮您查一下。"],
+      "告诉客户自助查询的途径并主动帮查，不是推诿", S0),
+
+    # --- callback: a reply within 12 h / 24 h ------------------------------------------------------
+    E("callback", BAD, "xh", ["C:我要投诉，师傅约好昨天来的，到现在也没来。",
+                              "T:非常抱歉，我们核实一下，一周左右给您答复。"],
+      "答复时限超过24小时（001 第17条：12/24小时内）", S1),
+    E("callback", BAD, "aj", ["C:我要投诉，你们保安态度太凶了。", "T:对不起，给您添麻烦了，我们三天后给您回电。"],
+      "三天后才回复，超过24小时", S1),
+    E("callback", BAD, "dx", ["C:那我的问题什么时候能给我答复？", "T:这个需要上级审批，下周给您回复。"],
+      "下周才答复，超过24小时", S1),
+    E("callback", BAD, "cs", ["C:我要投诉，净水器装完就漏水。", "T:很抱歉，我们会在四十八小时内联系您。"],
+      "48小时超过24小时时限", S1),
+    E("callback", OK, "xh", ["C:我要投诉，师傅约好昨天来的，到现在也没来。",
+                             "T:非常抱歉，我已经记录了您的投诉，会在24小时之内给您明确的答复。"],
+      "001 第17条标准时限", S1),
+    E("callback", OK, "aj", ["C:我要投诉，你们保安态度太凶了。", "T:对不起，给您添麻烦了，我们核实后今天下班前给您回电。"],
+      "当日内回复（000 当日内回复对方）", S0),
+    E("callback", OK, "ly", ["C:我要投诉，空调修了两次还是不制冷。",
+                             "T:很抱歉给您带来不便，新的师傅两天内上门，我们12小时内先给您回电确认时间。"],
+      "答复在12小时内；上门时间不是答复时限", S1),
+    E("callback", OK, "sd", ["C:我的退款什么时候到账？", "T:您的退款会在3到5个工作日内原路退回，到账后会有短信提醒。"],
+      "退款到账的时间说明，不是答复承诺", S1),
+
+    # --- price: no quotes on the phone, also in Chinese numerals ----------------------------------
+    E("price", BAD, "cs", ["C:你们那款R7净水器多少钱？", "T:这款是三千二百元。"],
+      "电话中报价（000 服务中心不提供报价）", S0),
+    E("price", BAD, "dx", ["C:那个套餐一个月多少？", "T:一个月一百二十九。"],
+      "报了月资费", S0),
+    E("price", BAD, "ly", ["C:安装费怎么收？", "T:安装费两百块左右。"],
+      "报了安装费", S0),
+    E("price", BAD, "ly", ["C:那台变频空调现在卖多少？", "T:活动价要两千二。"],
+      "报了活动价", S0),
+    E("price", OK, "dx", ["C:那个套餐一个月多少？", "T:很抱歉，电话里我们不报价，您可以到营业厅或者官网了解具体资费。"],
+      "不报价并提供渠道", S0),
+    E("price", OK, "ly", ["C:安装费怎么收？",
+                          "T:不好意思，具体费用我们这边不提供报价，您可以咨询当地门店，安装一般两个小时就能完成。"],
+      "不报价；安装时长不是价格", S0),
+    E("price", OK, "ly", ["C:这款空调多少钱？", "T:您好，我是1024号客服，很抱歉电话里不报价，您可以到门店或官网了解。"],
+      "工号不是价格", S0),
+    E("price", OK, "jh", ["C:三千块能买到吗？", "T:很抱歉，我们服务中心不提供报价，建议您咨询当地门店。"],
+      "客户报价位询问时仍不报价", S0),
+]]
