@@ -58,3 +58,63 @@ def test_clauses_and_negation():
     assert m.find(n) == []
     assert m.find(Norm("不好意思，我理解您的心情。"))          # the 不 is in another clause
     assert Matcher(patterns=["理解您"], negated_by=["不"], negation_window=1).find(Norm("我不太理解您"))
+
+
+# ---- the literal prefilter: a text without any of a matcher's required strings is skipped ----------
+
+def test_required_literals():
+    from simulator.grading.matcher import required_literals as req
+
+    assert req([fold_pattern("(你|您)到底(在|要|想|还)?")]) == {"到底"}
+    assert req([fold_pattern("[0-9零一]+(元|块)")]) == {"元", "块"}
+    assert req([fold_pattern("(?<!听)不(太|是很)?清楚")]) == {"清楚"}
+    assert req([fold_pattern("^\\s*喂"), fold_pattern("TMD")]) == {"喂", "tmd"}   # lowercased like the text
+    assert req([fold_pattern("(^|[，,])(滚|去死)")]) == {"滚", "去死"}
+    assert req([fold_pattern("说(话)+")]) == {"说"}
+    # an alternative that needs no particular string turns the shortcut off
+    assert req([fold_pattern("到底"), fold_pattern("[0-9]{2,5}$")]) is None
+    assert req([fold_pattern("x?")]) is None
+    assert req([fold_pattern("(a|)b?")]) is None
+
+
+def _matchers(book):
+    from simulator.grading.matcher import Matcher
+    for rule in book.rules:
+        found = [v for v in rule.compiled.values() if isinstance(v, Matcher)]
+        found += [g for v in rule.compiled.values() if isinstance(v, list) for g in v if isinstance(g, Matcher)]
+        found += list(rule.when.values())
+        for m in found:
+            yield rule.id, m
+            for sub in (m.unless, m.unless_in_clause):
+                if sub is not None:
+                    yield rule.id, sub
+
+
+def test_prefilter_never_skips_a_match_on_the_phrasebook_and_dev_set():
+    """Every turn text of the dev set and every phrasebook example: where a rule's regex matches,
+    its required-strings search matches too (so skipping on a miss loses nothing)."""
+    import json
+    from pathlib import Path
+    from simulator.grading import load_phrasebook
+
+    book = load_phrasebook()
+    texts = set()
+    data = Path(__file__).parent / "data" / "grading_dev.jsonl"
+    for line in data.read_text(encoding="utf-8").splitlines():
+        texts.update(t["text"] for t in json.loads(line)["transcript"]["turns"])
+    for rule in book.rules:
+        for ex in [*rule.examples.get("pass", []), *rule.examples.get("fail", [])]:
+            texts.update([ex] if isinstance(ex, str) else [t["text"] for t in ex.get("turns", [])])
+        texts.update(t["text"] for t in rule.example_context)
+    normed = [Norm(t).full.text for t in texts]
+    checked = 0
+    for rid, m in _matchers(book):
+        for company in (None, "星海宽带", "顺达快递"):
+            rx, _, lits = m._regexes(company)
+            if rx is None or lits is None:
+                continue
+            for t in normed:
+                if rx.search(t):
+                    checked += 1
+                    assert lits.search(t), (rid, m.sources, t)
+    assert checked > 1000

@@ -144,12 +144,13 @@ class LiveGrader:
         if not when:
             return True
         pickup = "defer_pickup" in when and not ctx.excerpt
-        if pickup and self._pickup_deferred(rule, i):
+        first = ctx.agent_idx[0]
+        if pickup and i == first and self._pickup_deferred(rule, i):
             return False                 # the greeting answers the ringing phone, not the caller's words
         prev = ctx.turns[i - 1] if i > 0 else None
         after_caller = prev is not None and prev.role == "caller"
         if "after_caller" in when and not (after_caller and ctx.hits(when["after_caller"], i - 1)) \
-                and not (pickup and self._carried(rule, i)):
+                and not (pickup and ctx.prev_agent(i) == first and self._carried(rule, i)):
             return False
         if "unless_after_caller" in when and after_caller and ctx.hits(when["unless_after_caller"], i - 1):
             return False

@@ -9,6 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+try:
+    from re import _constants as _sre_c, _parser as _sre_parse
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_constants as _sre_c
+    import sre_parse as _sre_parse
+
 from rapidfuzz import fuzz
 
 from .text import Norm, company_kind_regex, company_regex, fold, fold_pattern, strip_punct
@@ -50,6 +56,60 @@ def check_regex(rx: str) -> None:
         re.compile(_fill(rx, company))
 
 
+def _better(a: frozenset, b: frozenset) -> bool:
+    return (min(map(len, a)), -len(a)) > (min(map(len, b)), -len(b))
+
+
+def _need(seq) -> frozenset | None:
+    """Strings one of which every match of a parsed regex sequence contains (None: none known)."""
+    best, run = None, []
+
+    def consider(cand):
+        nonlocal best
+        if cand and (best is None or _better(cand, best)):
+            best = cand
+
+    def flush():
+        if run:
+            consider(frozenset(["".join(run)]))
+            run.clear()
+
+    for op, av in seq:
+        if op is _sre_c.LITERAL:
+            run.append(chr(av))
+            continue
+        flush()
+        if op is _sre_c.IN:
+            if av and all(o is _sre_c.LITERAL for o, _ in av):
+                consider(frozenset(chr(a) for _, a in av))
+        elif op is _sre_c.SUBPATTERN:
+            consider(_need(av[-1]))
+        elif op is _sre_c.BRANCH:
+            subs = [_need(b) for b in av[1]]
+            if all(subs):
+                consider(frozenset().union(*subs))
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1:
+            consider(_need(av[2]))
+    flush()
+    return best
+
+
+def required_literals(regexes) -> frozenset | None:
+    """For a list of regexes (folded, placeholders filled): strings one of which any match of any of
+    them contains, lowercased like the text; None when some regex has no such string (or is odd).
+    A text containing none of them cannot match, so the regex search can be skipped."""
+    out = set()
+    try:
+        for rx in regexes:
+            need = _need(_sre_parse.parse(rx))
+            if not need:
+                return None
+            out |= {x.lower() for x in need}
+    except Exception:  # noqa: BLE001 - any surprise: no shortcut, the regex decides
+        return None
+    return frozenset(out) or None
+
+
 class Matcher:
     """Alternatives + filters (``unless``, ``unless_in_clause``, ``negated_by``) for one rule key."""
 
@@ -68,9 +128,11 @@ class Matcher:
         self.window = negation_window
         self._compiled: dict = {}
         self._by_company = any(COMPANY in rx or KIND in rx for rx in self._rx)
-        rx, rx_bare = self._regexes(None)                 # precompile at load time
-        # the common case (one company-independent regex, nothing fuzzy): a miss costs one search
+        rx, rx_bare, lits = self._regexes(None)           # precompile at load time
+        # the common case (one company-independent regex, nothing fuzzy): a miss costs one search,
+        # or none when the text holds none of the strings every match needs
         self.quick = rx if not (self._by_company or self.similar or rx_bare is not None) else None
+        self.quick_lits = lits
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -82,7 +144,10 @@ class Matcher:
                 alts = [f"(?P<a{k}>{_fill(rx, company)})" for k, rx in enumerate(rxs) if rx]
                 return re.compile("|".join(alts), re.IGNORECASE) if alts else None
 
-            got = (combine(self._rx), combine(self._rx_bare) if self.ignore_punct else None)
+            lits = required_literals([_fill(rx, company) for rx in self._rx if rx])
+            if lits is not None:     # one search for the strings: faster than the full alternatives
+                lits = re.compile("|".join(re.escape(x) for x in sorted(lits, key=len, reverse=True)))
+            got = (combine(self._rx), combine(self._rx_bare) if self.ignore_punct else None, lits)
             self._compiled[company] = got
         return got
 
@@ -90,8 +155,8 @@ class Matcher:
         """All hits before filtering, ordered by position."""
         if not self._by_company:
             company = None                                # one compiled form serves every company
-        rx, rx_bare = self._compiled.get(company) or self._regexes(company)
-        if not self.similar and rx_bare is None and (rx is None or rx.search(norm.full.text) is None):
+        rx, rx_bare, lits = self._compiled.get(company) or self._regexes(company)
+        if not self.similar and rx_bare is None and (rx is None or _misses(rx, lits, norm.full.text)):
             return []                                    # the common case: no hit, one regex search
         hits = []
         for view, r in ((norm.full, rx), (rx_bare is not None and norm.bare, rx_bare)):
@@ -118,7 +183,7 @@ class Matcher:
 
     def find(self, norm: Norm, company: str | None = None) -> list[Hit]:
         """Hits that survive the negation filters."""
-        if self.quick is not None and self.quick.search(norm.full.text) is None:
+        if self.quick is not None and _misses(self.quick, self.quick_lits, norm.full.text):
             return []
         hits = self.raw(norm, company)
         if not hits:
@@ -140,6 +205,12 @@ class Matcher:
     def _negated(self, norm: Norm, h: Hit) -> bool:
         before = fold(norm.original[norm.clause_start(h.start):h.start])[-self.window:]
         return any(n in before for n in self.negators)
+
+
+def _misses(rx, lits, text: str) -> bool:
+    """True when ``rx`` cannot match ``text``: none of the strings every match needs is in it (``lits``,
+    a regex of them), or the search finds nothing."""
+    return (lits is not None and lits.search(text) is None) or rx.search(text) is None
 
 
 def _touches(original: str, h: Hit, u: Hit) -> bool:
