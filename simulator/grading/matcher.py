@@ -6,6 +6,7 @@ reported in original-text coordinates.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -94,19 +95,26 @@ def _need(seq) -> frozenset | None:
     return best
 
 
+@functools.lru_cache(maxsize=4096)
+def _need_of(rx: str) -> frozenset | None:
+    """``_need`` of one regex, lowercased like the text (the same regex recurs across rules)."""
+    try:
+        need = _need(_sre_parse.parse(rx))
+    except Exception:  # noqa: BLE001 - any surprise: no shortcut, the regex decides
+        return None
+    return frozenset(x.lower() for x in need) if need else None
+
+
 def required_literals(regexes) -> frozenset | None:
     """For a list of regexes (folded, placeholders filled): strings one of which any match of any of
     them contains, lowercased like the text; None when some regex has no such string (or is odd).
     A text containing none of them cannot match, so the regex search can be skipped."""
     out = set()
-    try:
-        for rx in regexes:
-            need = _need(_sre_parse.parse(rx))
-            if not need:
-                return None
-            out |= {x.lower() for x in need}
-    except Exception:  # noqa: BLE001 - any surprise: no shortcut, the regex decides
-        return None
+    for rx in regexes:
+        need = _need_of(rx)
+        if need is None:
+            return None
+        out |= need
     return frozenset(out) or None
 
 
