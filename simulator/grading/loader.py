@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -174,6 +175,20 @@ def _rules_in(text: str, where: str, book_kw: dict):
         yield _rule(item, Compiler(where), where, book_kw)
 
 
+def _when_matcher(key: str, patterns: tuple) -> Matcher:
+    """One Matcher per pattern list for the per-turn scope keys, shared by the rules that repeat it
+    (the greeting a dozen rules skip), so a turn is searched for it once. call_has and
+    unless_call_has get their own: the engine tracks each of them separately."""
+    if key in ("call_has", "unless_call_has"):
+        return Matcher(patterns=patterns)
+    return _shared_matcher(patterns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_matcher(patterns: tuple) -> Matcher:
+    return Matcher(patterns=patterns)
+
+
 def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
     rid = m.get("id")
     c.label = f"rule {rid}: " if isinstance(rid, str) else ""
@@ -229,7 +244,7 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
     turn = when_m.get("turn", "any")
     if turn not in ("any", "first", "last"):
         c.fail(when_m, "turn", f"when.turn must be any, first or last")
-    when = {k: Matcher(patterns=c.regex_list(when_m, k, required=True)) for k in when_m if k != "turn"}
+    when = {k: _when_matcher(k, tuple(c.regex_list(when_m, k, required=True))) for k in when_m if k != "turn"}
     if "defer_pickup" in when and (op.name != "required" or turn != "any" or "after_caller" not in when):
         c.fail(when_m, "defer_pickup", "defer_pickup needs op required, when.after_caller and when.turn: any")
     whole = c.boolean(m, "whole_call") or turn in ("first", "last") or op.whole_call(check)

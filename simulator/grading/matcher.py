@@ -57,8 +57,18 @@ def check_regex(rx: str) -> None:
         re.compile(_fill(rx, company))
 
 
+# Characters in most replies: a requirement of one of them filters nothing, so a longer or rarer one
+# is preferred when a regex offers a choice.
+_COMMON = frozenset("的了我你您是不这也都在有一个没就说好吗们吧啊呢么那他她它要会可以能到和跟给为请问什么怎样"
+                    "看去来过对还很把被让再先又已经,.?!。")
+
+
+def _weight(x: str) -> float:
+    return len(x) if len(x) > 1 else (0.5 if x in _COMMON else 1)
+
+
 def _better(a: frozenset, b: frozenset) -> bool:
-    return (min(map(len, a)), -len(a)) > (min(map(len, b)), -len(b))
+    return (min(map(_weight, a)), -len(a)) > (min(map(_weight, b)), -len(b))
 
 
 def _need(seq) -> frozenset | None:
