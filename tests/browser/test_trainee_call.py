@@ -25,15 +25,20 @@ def test_a_practice_call_in_the_browser(page, store, login, screenshot):
 
     pg.fill("#reply-text", "您好，星海宽带，请问有什么可以帮您？<b>x</b>")
     pg.press("#reply-text", "Enter")
-    lines = caller_lines(pg, 2)
+    caller_lines(pg, 2)
     assert pg.locator(".line.agent .bubble").first.inner_text().endswith("<b>x</b>")  # shown as text
+    # the caller is angry now; going straight to business without soothing earns a live hint
+    pg.fill("#reply-text", "请问您的宽带账号是多少？")
+    pg.press("#reply-text", "Enter")
+    lines = caller_lines(pg, 3)
     pg.locator("#hints .hint-item").first.wait_for()  # practice mode: live hints
+    assert "消消气" in pg.locator("#hints").inner_text()
     assert pg.locator("#clock").inner_text().isdigit()  # counting since the caller's line ended
     screenshot("trainee-call", full_page=False)
 
     pg.reload()  # a lost connection or a reload renders the stored call and goes on
     assert pg.locator(".line.caller .bubble").all_inner_texts() == lines
-    assert pg.locator(".line.agent").count() == 1
+    assert pg.locator(".line.agent").count() == 2
     pg.on("dialog", lambda d: d.accept())
     pg.click("#hangup")
     pg.wait_for_url(f"**/report/{sid}")
