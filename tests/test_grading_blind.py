@@ -1,4 +1,4 @@
-"""The blind grading sets (tests/data/grading_blind.jsonl, grading_blind2.jsonl) are well-formed, so accuracy on them means something.
+"""The blind grading sets (tests/data/grading_blind*.jsonl) are well-formed, so accuracy on them means something.
 
 The cases were labelled from the seed standards alone, without looking at the phrasebook or the grader;
 this test checks only the file's shape and balance, never the grader's verdicts.
@@ -13,7 +13,8 @@ import pytest
 from simulator.transcript import from_dict
 
 DATA_DIR = Path(__file__).parent / "data"
-FILES = {"blind": DATA_DIR / "grading_blind.jsonl", "blind2": DATA_DIR / "grading_blind2.jsonl"}
+FILES = {"blind": DATA_DIR / "grading_blind.jsonl", "blind2": DATA_DIR / "grading_blind2.jsonl",
+         "blind3": DATA_DIR / "grading_blind3.jsonl"}
 SEEDS = {"000_38188eab8a3aad00.txt", "001_7a40c701cdd24f13.txt", "002_dbf4bcf9b196fba5.txt",
          "003_ce7e8b6d8796a706.txt", "004_f19f12e0c170e4e4.txt"}
 KEYS = {"id", "split", "scenario", "label", "target_turn", "note", "source_seed", "transcript"}
