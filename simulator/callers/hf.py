@@ -39,9 +39,29 @@ def pick_device(device: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_model(path: str, device: str):
-    """Load (once per process) model, tokenizer and prefix cache; bf16 (on CPU, AMX prefill ~3x fp32)."""
+def pick_dtype(device: str):
+    """bf16 on a GPU and on CPUs with native bf16 (AMX / AVX512-BF16), else fp32.
+
+    Measured with the 0.5B: on an AMX CPU bf16 prefill is ~3x faster than fp32; on an AVX2-only
+    CPU (no native bf16) a 580-token bf16 prefill took 29 s against 4.8 s in fp32.
+    ``PEILIAN_DTYPE=bfloat16|float32`` overrides the choice.
+    """
     import torch
+    forced = os.environ.get("PEILIAN_DTYPE")
+    if forced in ("bfloat16", "float32", "float16"):
+        return getattr(torch, forced)
+    if device != "cpu":
+        return torch.bfloat16
+    try:
+        flags = open("/proc/cpuinfo", encoding="ascii", errors="replace").read()
+    except OSError:
+        flags = ""
+    native = "amx_bf16" in flags or "avx512_bf16" in flags
+    return torch.bfloat16 if native else torch.float32
+
+
+def load_model(path: str, device: str):
+    """Load (once per process) model, tokenizer and prefix cache, in the dtype this device runs fastest."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -51,7 +71,7 @@ def load_model(path: str, device: str):
             hf_logging.disable_progress_bar()
             try:
                 tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-                model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.bfloat16,
+                model = AutoModelForCausalLM.from_pretrained(str(path), dtype=pick_dtype(device),
                                                              local_files_only=True).to(device)
             except Exception as e:  # noqa: BLE001 - a broken weights dir is one sentence for the user
                 raise ModelError(f"cannot load caller model from {path}: {e}") from None
