@@ -120,6 +120,12 @@ def main(argv=None) -> int:
         ["scripted"] + [s for s in ("0.5b", "1.5b") if models.is_installed(s)]
     personas, book = load_all(), load_phrasebook()
     results, dump = {}, []
+    skipped = {}
+    for name in list(names):  # a size asked for but not installed is reported, not a crash
+        size = name.split(":", 1)[1] if name.startswith("llamacpp:") else name
+        if size in models.SPECS and not models.is_installed(size):
+            skipped[name] = f"not installed (peilian model install --size {size})"
+            names.remove(name)
     for name in names:
         t = time.perf_counter()
         lines, shown = play_until(make_backend(name), personas, book, n, seed=7)
@@ -129,9 +135,11 @@ def main(argv=None) -> int:
     if args.dump:
         Path(args.dump).write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in dump), encoding="utf-8")
     if args.json:
-        print(json.dumps(results, ensure_ascii=False, indent=1))
+        print(json.dumps({**results, **({"skipped": skipped} if skipped else {})}, ensure_ascii=False, indent=1))
         return 0
     print(f"caller realism: {n} generated lines per backend, {len(personas)} personas, engine-chosen intents")
+    for name, why in skipped.items():
+        print(f"  {name}: skipped, {why}")
     print(f"  {'':18}" + "".join(f"{name:>12}" for name in names))
     for key in ("lines", "bad_rate") + REASONS:
         cells = []
