@@ -209,6 +209,8 @@ def test_unknown_satisfied_fact(tmp_path):
     ("id: !!python/object:os.system x\n", "p.yaml:1: 不允许使用 YAML 标签（YAML tags such as tag:yaml.org,2002:python/object:os.system are not allowed）"),
     ("x:\n" + "".join("  " * i + "- \n" for i in range(1, 20)), "nested too deeply"),
     ("id: a\nid: b\n", "p.yaml:2: 重复的键（duplicate key 'id'）"),
+    # found by benchmarks/fuzz.py: a 26,000-digit title made Python's int() raise a bare ValueError
+    ("id: x\ntitle: " + "1380013800" * 2000 + "\n", "p.yaml:2: YAML 格式错误（invalid YAML: a number of 20000 digits"),
     ("- 1\n- 2\n", "p.yaml:1: 人设文件应是键值映射（a persona must be a mapping"),
     ("", "p.yaml: 文件是空的（the file is empty"),
 ])

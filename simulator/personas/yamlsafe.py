@@ -31,6 +31,20 @@ for _first in "tTfF":
     _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(
         0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")))
 
+MAX_INT_DIGITS = 100  # a longer number is a typo, and Python refuses ints over 4300 digits anyway
+
+
+def _construct_int(loader, node):
+    """Plain ints, but a number too long to be meant is a located YAML error, not a ValueError."""
+    if len(node.value) > MAX_INT_DIGITS:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a number of {len(node.value)} digits (at most {MAX_INT_DIGITS}; quote it to keep it as text)",
+            node.start_mark)
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
