@@ -157,3 +157,22 @@ def test_an_admin_lands_on_the_first_staff_page(client, auth):
     assert r.headers["Location"] in ("/supervisor/", "/trainer/", "/practice")
     if "supervisor.index" in client.application.view_functions:
         assert r.headers["Location"] == "/supervisor/"
+
+
+def _secret_in(data_dir, queue):
+    from webui import _persisted_secret
+    queue.put(_persisted_secret(data_dir))
+
+
+def test_workers_starting_at_once_share_one_session_key(tmp_path):
+    """Eight processes create the key file at the same moment; all must read the same key."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_secret_in, args=(tmp_path, queue)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=30)
+    keys = {queue.get(timeout=5) for _ in procs}
+    assert len(keys) == 1 and [f.name for f in tmp_path.iterdir()] == ["secret_key"]

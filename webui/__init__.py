@@ -69,9 +69,20 @@ def _persisted_secret(data_dir: Path) -> str:
 
 
 def _write_secret(path: Path) -> str:
+    """Create the key file atomically: when two workers start at once, both end up with the same key.
+
+    (With a plain create-or-truncate each wrote its own key, so a login made on one worker was
+    invalid on the other: seen as a rare failure of tests/test_web_workers.py.)
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key
+        f.write(secrets.token_hex(32))
+    try:
+        os.link(tmp, path)          # fails if another worker got there first: then its key wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
