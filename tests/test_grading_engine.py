@@ -302,3 +302,21 @@ def test_format_text_marks_auto_fail(book):
     text = format_text(rep)
     assert "未通过 FAIL（一票否决 auto-fail）" in text.splitlines()[0]
     assert "✗ 违规 violation · critical · 礼貌 · forbidden.insult [第 1 句 turn 1]" in text
+
+
+def test_when_company_limits_a_rule_to_one_kind_of_business(tmp_path):
+    """Telecom retention (seed 002) asks why a caller cancels broadband, not why a bank account closes."""
+    rule = {**BASE, "id": "retention.ask", "dimension": "沟通", "check": {"op": "required", "any": ["原因"]},
+            "when": {"after_caller": ["销户|停掉"], "company": ["宽带|电信"]}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump([rule], allow_unicode=True), encoding="utf-8")
+    b = load_phrasebook(tmp_path)
+    turns = (("caller", "我要销户。"), ("agent", "好的，请您本人带身份证到网点办理。"))
+    assert rules_of(grade(call(*turns), b)) == [(1, "retention.ask", "missing")]
+    assert rules_of(grade(call(*turns, company="恒通银行"), b)) == []
+    assert rules_of(grade({**call(*turns), "company": None}, b)) == [(1, "retention.ask", "missing")]
+    live = LiveGrader(b, company="恒通银行")
+    assert [f for t in turns for f in live.add_turn({"role": t[0], "text": t[1]})] == []
+    bad = {**rule, "when": {"company": ["(宽带"]}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump([bad], allow_unicode=True), encoding="utf-8")
+    with pytest.raises(Exception, match="company"):
+        load_phrasebook(tmp_path)

@@ -82,7 +82,7 @@ def _matchers(book):
     for rule in book.rules:
         found = [v for v in rule.compiled.values() if isinstance(v, Matcher)]
         found += [g for v in rule.compiled.values() if isinstance(v, list) for g in v if isinstance(g, Matcher)]
-        found += list(rule.when.values())
+        found += [v for v in rule.when.values() if isinstance(v, Matcher)]   # when.company is plain regexes
         for m in found:
             yield rule.id, m
             for sub in (m.unless, m.unless_in_clause):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..errors import TranscriptError
 from ..transcript import Transcript, Turn, from_dict
 from .matcher import Hit
+from .text import fold
 from .operators import required_met, required_open, required_within
 from .scoring import score_findings
 
@@ -82,9 +83,11 @@ class CallContext:
                 "tags": list(rule.tags)}
 
 
-def _applies(rule, channel, scenarios, excerpt) -> bool:
+def _applies(rule, channel, scenarios, excerpt, company=None) -> bool:
     if channel not in rule.channels or (excerpt and rule.whole_call):
         return False
+    if company and "company" in rule.when and not any(rx.search(fold(company)) for rx in rule.when["company"]):
+        return False             # e.g. retention is a telecom rule (seed 002): not for a bank's account
     return not scenarios or "all" in rule.scenarios or any(s in rule.scenarios for s in scenarios)
 
 
@@ -94,7 +97,7 @@ class LiveGrader:
     def __init__(self, book, channel="phone", company=None, scenarios=(), excerpt=False):
         self.book = book
         self.ctx = CallContext(company, channel, excerpt)
-        rules = [r for r in book.rules if _applies(r, channel, tuple(scenarios), excerpt)]
+        rules = [r for r in book.rules if _applies(r, channel, tuple(scenarios), excerpt, company)]
         self._live = [r for r in rules if r.phase == "live" and r.turn == "any"]
         # required with within: N is met by a later agent turn too, so it sees every agent turn
         self._within = {r.id for r in self._live if r.compiled.get("within", 1) > 1}
@@ -130,6 +133,11 @@ class LiveGrader:
         for r in self._live:
             if r.id in self._within:
                 out.extend(required_within(i, self._in_scope(r, i), r, ctx))
+            elif r.op.name == "forbidden":
+                # stateless and usually silent: look for the phrase first, the (costlier) scope only on a hit
+                found = list(r.op.fn([i], r, ctx))
+                if found and self._in_scope(r, i):
+                    out.extend(found)
             elif self._in_scope(r, i):
                 out.extend(r.op.fn([i], r, ctx))
         self._findings.extend(out)

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import PhrasebookError
 from . import yamlnodes
 from .compiler import Compiler
-from .matcher import Matcher
+from .matcher import Matcher, pattern_regex
 from .operators import OPERATORS
 
 BUILTIN = Path(__file__).resolve().parent.parent / "phrasebook"
@@ -22,7 +22,7 @@ RULE_KEYS = {"id", "title", "scenarios", "channels", "dimension", "severity", "t
              "source", "whole_call", "when", "check", "example_context", "example_company", "examples", "notes"}
 REQUIRED_KEYS = ("id", "dimension", "severity", "message", "source", "check")
 WHEN_KEYS = {"turn", "after_caller", "after_agent", "call_has", "unless_after_caller", "unless_call_has",
-             "unless_agent", "defer_pickup"}
+             "unless_agent", "defer_pickup", "company"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
 
 
@@ -244,7 +244,11 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
     turn = when_m.get("turn", "any")
     if turn not in ("any", "first", "last"):
         c.fail(when_m, "turn", f"when.turn must be any, first or last")
-    when = {k: _when_matcher(k, tuple(c.regex_list(when_m, k, required=True))) for k in when_m if k != "turn"}
+    when = {k: _when_matcher(k, tuple(c.regex_list(when_m, k, required=True)))
+            for k in when_m if k not in ("turn", "company")}
+    if "company" in when_m:      # a rule of one kind of business (checked once per call, not per turn)
+        when["company"] = tuple(re.compile(pattern_regex(p), re.I)
+                                for p in c.regex_list(when_m, "company", required=True))
     if "defer_pickup" in when and (op.name != "required" or turn != "any" or "after_caller" not in when):
         c.fail(when_m, "defer_pickup", "defer_pickup needs op required, when.after_caller and when.turn: any")
     whole = c.boolean(m, "whole_call") or turn in ("first", "last") or op.whole_call(check)
