@@ -249,6 +249,23 @@ def test_response_time_since_any_turn(tmp_path):
     assert grade({"turns": turns}, book)["findings"] == []
 
 
+def test_response_time_hold_counts_from_the_agents_request_to_wait(tmp_path):
+    check = {"op": "response_time", "seconds": 30, "since": "any", "hold": ["稍等"]}
+    book = make_book(tmp_path, {"check": check})
+    turns = [{"role": "caller", "text": "查一下单号。", "at": 0.0},
+             {"role": "agent", "text": "请您稍等，我看一下。", "at": 4.0},
+             {"role": "caller", "text": "喂？还在吗？", "at": 40.0},
+             {"role": "agent", "text": "在的，让您久等了。", "at": 41.5}]
+    found = grade({"turns": turns}, book)["findings"]
+    assert [(f["turn"], f["evidence"]) for f in found] == [(3, "用时 37.5 秒")]
+    # without a request to wait, the caller's question starts the clock as before
+    turns[1]["text"] = "单号是多少？"
+    assert grade({"turns": turns}, book)["findings"] == []
+    # and an answer within 30 s of the request is fine even after the caller's interjection
+    turns[1]["text"], turns[2]["at"], turns[3]["at"] = "请您稍等。", 20.0, 30.0
+    assert grade({"turns": turns}, book)["findings"] == []
+
+
 # ---- sequence ---------------------------------------------------------------------------------
 
 def test_sequence(tmp_path):

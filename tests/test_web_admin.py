@@ -116,7 +116,8 @@ def test_admin_adds_a_trainee_whose_password_is_shown_once(app, client, auth, st
     ({"name": "trainee", "role": "trainee"}, "用户名“trainee”已存在"),
     ({"name": "  ", "role": "trainee"}, "请填写用户名"),
     ({"name": "新人", "role": "boss"}, "未知角色“boss”"),
-    ({"name": "新人", "role": ""}, "未知角色"),
+    ({"name": "新人", "role": ""}, "请至少选择一个角色"),
+    ({"name": "新人"}, "请至少选择一个角色"),
     ({"name": "新人", "role": "trainer,supervisor"}, "未知角色"),
     ({"name": "新\n人", "role": "trainee"}, "不能包含换行"),
     ({"name": "长" * 65, "role": "trainee"}, "最多 64 个字符"),
@@ -198,3 +199,15 @@ def test_an_admin_cannot_disable_or_reset_themselves(client, auth, store):
     assert r.status_code == 400 and "修改密码" in r.get_data(as_text=True)
     assert users_table(store) == before
     assert client.get("/admin/users").status_code == 200
+
+
+def test_admin_gives_one_account_several_roles(auth, store):
+    auth.login_as("admin")
+    r = auth.post("/admin/users", {"name": "组长", "role": ["supervisor", "trainer", "trainer"]})
+    assert r.status_code == 200 and "账号已创建" in r.get_data(as_text=True)
+    assert store.get_user_by_name("组长")["roles"] == "trainer,supervisor"
+    # a refused add keeps what was ticked
+    again = auth.post("/admin/users", {"name": "组长", "role": ["trainer", "admin"]}).get_data(as_text=True)
+    assert "已存在" in again
+    assert re.search(r'value="admin"\s+checked', again) and re.search(r'value="trainer"\s+checked', again)
+    assert not re.search(r'value="trainee"\s+checked', again)

@@ -18,7 +18,7 @@ from .db import get_store
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def new_user_problem(store, name: str, role: str, group: str) -> str | None:
+def new_user_problem(store, name: str, roles: list[str], group: str) -> str | None:
     """What is wrong with the add-user form, in one Chinese sentence, or None."""
     if not name:
         return "请填写用户名。"
@@ -26,9 +26,12 @@ def new_user_problem(store, name: str, role: str, group: str) -> str | None:
         return f"用户名和组名最多 {MAX_NAME} 个字符。"
     if any(c in name + group for c in "\r\n\t"):
         return "用户名和组名不能包含换行或制表符。"
-    if role not in ROLES:
-        choices = "、".join(f"{ROLE_NAMES[r]}（{r}）" for r in ROLES)
-        return f"未知角色“{role}”，请从 {choices} 中选择。"
+    choices = "、".join(f"{ROLE_NAMES[r]}（{r}）" for r in ROLES)
+    if not roles:
+        return f"请至少选择一个角色：{choices}。"
+    for role in roles:
+        if role not in ROLES:
+            return f"未知角色“{role}”，请从 {choices} 中选择。"
     if store.get_user_by_name(name) is not None:
         return f"用户名“{name}”已存在，请换一个。"
     return None
@@ -57,13 +60,15 @@ def users():
 @role_required("admin")
 def add_user():
     name = (request.form.get("name") or "").strip()
-    role = (request.form.get("role") or "").strip()
+    # several checkboxes named role; order kept as in ROLES, duplicates dropped
+    picked = [r.strip() for r in request.form.getlist("role") if r.strip()]
+    roles = [r for r in ROLES if r in picked] + [r for r in dict.fromkeys(picked) if r not in ROLES]
     group = (request.form.get("group_name") or "").strip()
     store = get_store()
-    error = new_user_problem(store, name, role, group)
+    error = new_user_problem(store, name, roles, group)
     if error is None:
         try:
-            password = store.add_user(name, role=role, password=new_password(), group=group or None)
+            password = store.add_user(name, role=",".join(roles), password=new_password(), group=group or None)
         except DuplicateUser:  # created by someone else a moment ago
             error = f"用户名“{name}”已存在，请换一个。"
     if error:

@@ -188,19 +188,27 @@ def _prep_time(check, c):
     since = check.get("since", "caller")
     if since not in ("caller", "any"):
         c.fail(check, "since", "'since' must be caller or any")
-    return {"seconds": c.number(check, "seconds", None, 0, 3600, required=True), "since": since}
+    hold = c.matcher(check, patterns=c.regex_list(check, "hold", required=True), alt_keys=False) \
+        if "hold" in check else None
+    return {"seconds": c.number(check, "seconds", None, 0, 3600, required=True), "since": since, "hold": hold}
 
 
-@operator("response_time", keys={"seconds", "since"}, prepare=_prep_time)
+@operator("response_time", keys={"seconds", "since", "hold"}, prepare=_prep_time)
 def response_time(turns, rule, ctx):
-    limit, any_role = rule.compiled["seconds"], rule.compiled["since"] == "any"
+    limit, any_role, hold = rule.compiled["seconds"], rule.compiled["since"] == "any", rule.compiled["hold"]
     for i in turns:
         if i == 0:
             continue
         prev, cur = ctx.turns[i - 1], ctx.turns[i]
         if (prev.role != "caller" and not any_role) or prev.at is None or cur.at is None:
             continue
-        gap = cur.at - prev.at
+        start = prev.at
+        # hold: the agent asked the caller to wait and only the caller spoke since (喂？还在吗？): the
+        # silence is counted from the agent's own request, not from the caller's worried question
+        j = ctx.prev_agent(i)
+        if hold is not None and j is not None and ctx.turns[j].at is not None and ctx.hits(hold, j):
+            start = min(start, ctx.turns[j].at)
+        gap = cur.at - start
         if gap > limit:
             yield ctx.finding(rule, i, "violation", evidence=f"用时 {gap:.1f} 秒")
 

@@ -71,7 +71,8 @@ def test_admin_adds_a_trainee_and_sees_the_password_once(page, screenshot, login
     pg.wait_for_url("**/admin/users")
     form = pg.locator("#add-user")
     form.locator("input[name=name]").fill("王芳")
-    form.locator("select[name=role]").select_option("trainee")
+    form.locator("input[name=role][value=trainee]").check()
+    assert form.locator("input[name=role]:checked").count() == 1
     form.locator("input[name=group_name]").fill("2026-11期")
     form.locator("button[type=submit]").click()
     password = pg.locator("#new-password").inner_text()
