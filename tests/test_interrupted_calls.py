@@ -121,6 +121,14 @@ def test_an_interrupted_exam_is_never_passed_not_even_after_a_review(client, tra
     assert r.status_code == 302
     assert store.get_session(sid)["passed"] == 0
     assert "通话中断，不算通过" in supervisor.get(r.headers["Location"]).get_data(as_text=True)
+    # the abandoned exam was the one try: it cannot be started afresh
+    [a] = store.assignments_for_user(store.get_user_by_name("trainee"))
+    assert a["tries"] == 1 and a["best"] is None
+    again = trainee.post("/call/start", {"assignment_id": str(a["id"])})
+    assert again.status_code == 302 and again.headers["Location"].endswith("/practice")
+    assert "这场考试您已经参加过了" in client.get("/practice").get_data(as_text=True)
+    uid = store.get_user_by_name("trainee")["id"]
+    assert [s["id"] for s in store.sessions_for_user(uid) if s["assignment_id"] == a["id"]] == [sid]
 
 
 def test_a_call_nobody_answered_is_interrupted_without_a_report(client, trainee, store):

@@ -88,11 +88,14 @@ class CatalogMixin:
         return self.one("SELECT * FROM assignments WHERE id = ?", (assignment_id,))
 
     def assignments_for_user(self, user: dict) -> list[dict]:
-        """A trainee's assignments (own or their group's), each with title, tries and best score."""
+        """A trainee's assignments (own or their group's), each with title, tries and best score.
+
+        A call cut off part-way (status interrupted) counts as a try: an exam abandoned when it went
+        badly cannot be started afresh (a supervisor can assign it again)."""
         return self.rows(
             "SELECT a.*, p.title, p.difficulty, "
             "(SELECT count(*) FROM sessions s WHERE s.assignment_id = a.id AND s.user_id = :uid "
-            " AND s.status = 'ended') AS tries, "
+            " AND s.status IN ('ended', 'interrupted')) AS tries, "
             "(SELECT max(score) FROM sessions s WHERE s.assignment_id = a.id AND s.user_id = :uid "
             " AND s.status = 'ended') AS best, "
             "(SELECT max(passed) FROM sessions s WHERE s.assignment_id = a.id AND s.user_id = :uid "
