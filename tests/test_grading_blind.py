@@ -14,7 +14,8 @@ from simulator.transcript import from_dict
 
 DATA_DIR = Path(__file__).parent / "data"
 FILES = {"blind": DATA_DIR / "grading_blind.jsonl", "blind2": DATA_DIR / "grading_blind2.jsonl",
-         "blind3": DATA_DIR / "grading_blind3.jsonl", "blind5": DATA_DIR / "grading_blind5.jsonl"}
+         "blind3": DATA_DIR / "grading_blind3.jsonl", "blind4": DATA_DIR / "grading_blind4.jsonl",
+         "blind5": DATA_DIR / "grading_blind5.jsonl"}
 SEEDS = {"000_38188eab8a3aad00.txt", "001_7a40c701cdd24f13.txt", "002_dbf4bcf9b196fba5.txt",
          "003_ce7e8b6d8796a706.txt", "004_f19f12e0c170e4e4.txt"}
 KEYS = {"id", "split", "scenario", "label", "target_turn", "note", "source_seed", "transcript"}
