@@ -26,16 +26,22 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+# The blind sets, each written from the seeds alone by a reviewer who never saw the phrasebook or the
+# grader. A set is "seen" once its errors were read to fix the grader; its figure then overstates.
+BLIND_SETS = [
+    ("blind", "grader against blind set 1 (seen: fixed on its errors)"),
+    ("blind2", "grader against blind set 2 (seen: fixed on its errors)"),
+    ("blind3", "grader against blind set 3 (seen: fixed on its errors)"),
+    ("blind4", "grader against blind set 4 (seen: fixed on its errors)"),
+    ("blind5", "grader against blind set 5 (seen: fixed on its errors)"),
+]
+
 # name, what it measures, smoke arguments, full arguments, needs the model, full time limit (s)
 BENCHMARKS = [
     ("grading_speed", "rule engine speed: live reply, final report, a 40-turn call", ["--smoke"], [], False, 120),
     ("grading_accuracy", "grader against the labelled dev/held-out set", ["--smoke"], [], False, 120),
-    ("grading_accuracy_blind", "grader against the first blind set (labelled from the seeds only)",
-     ["--smoke", "--data", "tests/data/grading_blind.jsonl"], ["--data", "tests/data/grading_blind.jsonl"], False, 120),
-    ("grading_accuracy_blind2", "grader against the second blind set (seen: the grader was fixed on its errors)",
-     ["--smoke", "--data", "tests/data/grading_blind2.jsonl"], ["--data", "tests/data/grading_blind2.jsonl"], False, 120),
-    ("grading_accuracy_blind3", "grader against the third blind set (never seen by anyone changing the grader)",
-     ["--smoke", "--data", "tests/data/grading_blind3.jsonl"], ["--data", "tests/data/grading_blind3.jsonl"], False, 120),
+    *[(f"grading_accuracy_{name}", what, ["--smoke", "--data", f"tests/data/grading_{name}.jsonl"],
+       ["--data", f"tests/data/grading_{name}.jsonl"], False, 120) for name, what in BLIND_SETS],
     ("caller_speed", "caller model speed on this CPU (first token, tokens/s)", ["--smoke"], ["--smoke"], True, 240),
     ("caller_realism", "share of generated caller lines the guard accepts",
      ["--lines", "3", "--backends", "scripted,0.5b"], ["--lines", "20", "--backends", "scripted,0.5b,1.5b"], True, 300),
