@@ -320,3 +320,23 @@ def test_when_company_limits_a_rule_to_one_kind_of_business(tmp_path):
     (tmp_path / "r.yaml").write_text(yaml.safe_dump([bad], allow_unicode=True), encoding="utf-8")
     with pytest.raises(Exception, match="company"):
         load_phrasebook(tmp_path)
+
+
+def test_opens_with_lets_a_turn_first_rule_judge_an_excerpt_that_starts_the_call(tmp_path):
+    rule = {**BASE, "id": "response.pickup", "dimension": "耐心",
+            "check": {"op": "response_time", "seconds": 3, "since": "start"},
+            "when": {"turn": "first", "opens_with": ["^（电话接通）"]}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump([rule], allow_unicode=True), encoding="utf-8")
+    b = load_phrasebook(tmp_path)
+    turns = [{"role": "caller", "text": "（电话接通）", "at": 0.0}, {"role": "caller", "text": "喂？有人吗？", "at": 7.0},
+             {"role": "agent", "text": "您好。", "at": 9.0}, {"role": "caller", "text": "查账单。", "at": 10.0},
+             {"role": "agent", "text": "好的。", "at": 30.0}]
+    for excerpt in (False, True):   # timed from the line connecting, on the first agent turn only
+        assert rules_of(grade({"excerpt": excerpt, "turns": turns}, b)) == [(2, "response.pickup", "violation")]
+    mid = [{"role": "caller", "text": "我再问一下。", "at": 0.0}, {"role": "agent", "text": "好的。", "at": 9.0}]
+    assert rules_of(grade({"excerpt": True, "turns": mid}, b)) == []        # a mid-call excerpt: no opening
+    assert rules_of(grade({"excerpt": False, "turns": mid}, b)) == [(1, "response.pickup", "violation")]
+    bad = {**rule, "when": {"opens_with": ["^（电话接通）"]}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump([bad], allow_unicode=True), encoding="utf-8")
+    with pytest.raises(Exception, match="opens_with needs when.turn: first"):
+        load_phrasebook(tmp_path)

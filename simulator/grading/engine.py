@@ -84,7 +84,8 @@ class CallContext:
 
 
 def _applies(rule, channel, scenarios, excerpt, company=None) -> bool:
-    if channel not in rule.channels or (excerpt and rule.whole_call):
+    # opens_with: an excerpt that starts where the call starts (（电话接通）) holds the call's first turns
+    if channel not in rule.channels or (excerpt and rule.whole_call and "opens_with" not in rule.when):
         return False
     if company and "company" in rule.when and not any(rx.search(fold(company)) for rx in rule.when["company"]):
         return False             # e.g. retention is a telecom rule (seed 002): not for a bank's account
@@ -128,6 +129,8 @@ class LiveGrader:
         for r in self._first:
             if r.id not in self._first_done and self._countable(r, i):
                 self._first_done.add(r.id)
+                if ctx.excerpt and "opens_with" in r.when and not ctx.hits(r.when["opens_with"], 0):
+                    continue             # this excerpt starts mid-call: its first agent turn is no opening
                 if self._in_scope(r, i):
                     out.extend(r.op.fn([i], r, ctx))
         for r in self._live:

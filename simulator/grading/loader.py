@@ -22,7 +22,7 @@ RULE_KEYS = {"id", "title", "scenarios", "channels", "dimension", "severity", "t
              "source", "whole_call", "when", "check", "example_context", "example_company", "examples", "notes"}
 REQUIRED_KEYS = ("id", "dimension", "severity", "message", "source", "check")
 WHEN_KEYS = {"turn", "after_caller", "after_agent", "call_has", "unless_after_caller", "unless_call_has",
-             "unless_agent", "defer_pickup", "company"}
+             "unless_agent", "defer_pickup", "company", "opens_with"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
 
 
@@ -249,6 +249,8 @@ def _rule(m, c: Compiler, where: str, book_kw: dict) -> Rule:
     if "company" in when_m:      # a rule of one kind of business (checked once per call, not per turn)
         when["company"] = tuple(re.compile(pattern_regex(p), re.I)
                                 for p in c.regex_list(when_m, "company", required=True))
+    if "opens_with" in when and turn != "first":
+        c.fail(when_m, "opens_with", "opens_with needs when.turn: first")
     if "defer_pickup" in when and (op.name != "required" or turn != "any" or "after_caller" not in when):
         c.fail(when_m, "defer_pickup", "defer_pickup needs op required, when.after_caller and when.turn: any")
     whole = c.boolean(m, "whole_call") or turn in ("first", "last") or op.whole_call(check)

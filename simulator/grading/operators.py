@@ -186,8 +186,8 @@ def count(turns, rule, ctx):
 
 def _prep_time(check, c):
     since = check.get("since", "caller")
-    if since not in ("caller", "any"):
-        c.fail(check, "since", "'since' must be caller or any")
+    if since not in ("caller", "any", "start"):
+        c.fail(check, "since", "'since' must be caller, any or start")
     hold = c.matcher(check, patterns=c.regex_list(check, "hold", required=True), alt_keys=False) \
         if "hold" in check else None
     return {"seconds": c.number(check, "seconds", None, 0, 3600, required=True), "since": since, "hold": hold}
@@ -200,6 +200,11 @@ def response_time(turns, rule, ctx):
         if i == 0:
             continue
         prev, cur = ctx.turns[i - 1], ctx.turns[i]
+        if rule.compiled["since"] == "start":   # from the first turn (the line connecting), e.g. the pickup
+            first = ctx.turns[0]
+            if first.at is not None and cur.at is not None and cur.at - first.at > limit:
+                yield ctx.finding(rule, i, "violation", evidence=f"用时 {cur.at - first.at:.1f} 秒")
+            continue
         if (prev.role != "caller" and not any_role) or prev.at is None or cur.at is None:
             continue
         start = prev.at
