@@ -34,6 +34,8 @@ BLIND_SETS = [
     ("blind3", "grader against blind set 3 (seen: fixed on its errors)"),
     ("blind4", "grader against blind set 4 (seen: fixed on its errors)"),
     ("blind5", "grader against blind set 5 (seen: fixed on its errors)"),
+    ("blind6", "grader against blind set 6 (seen: fixed on its errors after its honest measurement)"),
+    ("blind7", "grader against blind set 7 (seen: fixed on its errors after its honest measurement)"),
 ]
 
 # name, what it measures, smoke arguments, full arguments, needs the model, full time limit (s)

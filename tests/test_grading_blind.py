@@ -13,9 +13,11 @@ import pytest
 from simulator.transcript import from_dict
 
 DATA_DIR = Path(__file__).parent / "data"
-FILES = {"blind": DATA_DIR / "grading_blind.jsonl", "blind2": DATA_DIR / "grading_blind2.jsonl",
-         "blind3": DATA_DIR / "grading_blind3.jsonl", "blind4": DATA_DIR / "grading_blind4.jsonl",
-         "blind5": DATA_DIR / "grading_blind5.jsonl"}
+# blind*: written from the seeds alone by reviewers who never saw the phrasebook or the grader (each
+# measured once before its errors were read); tune*: written the same way, used for tuning from the start
+FILES = {"blind": DATA_DIR / "grading_blind.jsonl",
+         **{f"blind{n}": DATA_DIR / f"grading_blind{n}.jsonl" for n in range(2, 8)},
+         **{f"tune{n}": DATA_DIR / f"grading_tune{n}.jsonl" for n in range(1, 5)}}
 SEEDS = {"000_38188eab8a3aad00.txt", "001_7a40c701cdd24f13.txt", "002_dbf4bcf9b196fba5.txt",
          "003_ce7e8b6d8796a706.txt", "004_f19f12e0c170e4e4.txt"}
 KEYS = {"id", "split", "scenario", "label", "target_turn", "note", "source_seed", "transcript"}
@@ -60,7 +62,7 @@ def test_many_scenarios_and_both_channels(name):
 @pytest.mark.parametrize("name,line,case", CASES, ids=[c["id"] for _, _, c in CASES])
 def test_case_is_valid(name, line, case):
     assert set(case) == KEYS, f"line {line}: keys {sorted(case)}"
-    assert case["split"] == "blind"
+    assert case["split"] == "blind"   # the dataset loader's split name for every case of these files
     assert case["id"].startswith(f"{name}-{case['scenario']}-")
     assert case["label"] in ("compliant", "violation")
     assert case["source_seed"] in SEEDS
