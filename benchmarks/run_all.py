@@ -36,6 +36,10 @@ BLIND_SETS = [
     ("blind5", "grader against blind set 5 (seen: fixed on its errors)"),
     ("blind6", "grader against blind set 6 (seen: fixed on its errors after its honest measurement)"),
     ("blind7", "grader against blind set 7 (seen: fixed on its errors after its honest measurement)"),
+    ("blind8", "grader against blind set 8 (seen: fixed on its errors after its honest measurement)"),
+    ("blind9", "grader against blind set 9 (seen: fixed on its errors after its honest measurement)"),
+    ("blind10", "grader against blind set 10 (unseen: the honest figure)"),
+    ("blind11", "grader against blind set 11 (unseen: the honest figure)"),
 ]
 
 # name, what it measures, smoke arguments, full arguments, needs the model, full time limit (s)

@@ -16,8 +16,8 @@ DATA_DIR = Path(__file__).parent / "data"
 # blind*: written from the seeds alone by reviewers who never saw the phrasebook or the grader (each
 # measured once before its errors were read); tune*: written the same way, used for tuning from the start
 FILES = {"blind": DATA_DIR / "grading_blind.jsonl",
-         **{f"blind{n}": DATA_DIR / f"grading_blind{n}.jsonl" for n in range(2, 8)},
-         **{f"tune{n}": DATA_DIR / f"grading_tune{n}.jsonl" for n in range(1, 5)}}
+         **{f"blind{n}": DATA_DIR / f"grading_blind{n}.jsonl" for n in range(2, 12)},
+         **{f"tune{n}": DATA_DIR / f"grading_tune{n}.jsonl" for n in range(1, 7)}}
 SEEDS = {"000_38188eab8a3aad00.txt", "001_7a40c701cdd24f13.txt", "002_dbf4bcf9b196fba5.txt",
          "003_ce7e8b6d8796a706.txt", "004_f19f12e0c170e4e4.txt"}
 KEYS = {"id", "split", "scenario", "label", "target_turn", "note", "source_seed", "transcript"}
