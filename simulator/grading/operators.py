@@ -195,27 +195,25 @@ def _prep_time(check, c):
 
 @operator("response_time", keys={"seconds", "since", "hold"}, prepare=_prep_time)
 def response_time(turns, rule, ctx):
-    limit, any_role, hold = rule.compiled["seconds"], rule.compiled["since"] == "any", rule.compiled["hold"]
+    limit, since, hold = rule.compiled["seconds"], rule.compiled["since"], rule.compiled["hold"]
     for i in turns:
         if i == 0:
             continue
         prev, cur = ctx.turns[i - 1], ctx.turns[i]
-        if rule.compiled["since"] == "start":   # from the first turn (the line connecting), e.g. the pickup
-            first = ctx.turns[0]
-            if first.at is not None and cur.at is not None and cur.at - first.at > limit:
-                yield ctx.finding(rule, i, "violation", evidence=f"用时 {cur.at - first.at:.1f} 秒")
+        if since == "start":            # from the first turn (the line connecting), e.g. the pickup
+            start = ctx.turns[0].at
+        elif prev.role == "caller" or since == "any":
+            start = prev.at
+            # hold: the agent asked the caller to wait and only the caller spoke since (喂？还在吗？): the
+            # silence is counted from the agent's own request, not from the caller's worried question
+            j = ctx.prev_agent(i)
+            if start is not None and hold is not None and j is not None and ctx.turns[j].at is not None \
+                    and ctx.hits(hold, j):
+                start = min(start, ctx.turns[j].at)
+        else:
             continue
-        if (prev.role != "caller" and not any_role) or prev.at is None or cur.at is None:
-            continue
-        start = prev.at
-        # hold: the agent asked the caller to wait and only the caller spoke since (喂？还在吗？): the
-        # silence is counted from the agent's own request, not from the caller's worried question
-        j = ctx.prev_agent(i)
-        if hold is not None and j is not None and ctx.turns[j].at is not None and ctx.hits(hold, j):
-            start = min(start, ctx.turns[j].at)
-        gap = cur.at - start
-        if gap > limit:
-            yield ctx.finding(rule, i, "violation", evidence=f"用时 {gap:.1f} 秒")
+        if start is not None and cur.at is not None and cur.at - start > limit:
+            yield ctx.finding(rule, i, "violation", evidence=f"用时 {cur.at - start:.1f} 秒")
 
 
 # ---- sequence -------------------------------------------------------------------------------
